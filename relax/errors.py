@@ -1,0 +1,34 @@
+"""Error types shared by the whole package; the CLI turns them into one-line messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One user mistake at a place in a file."""
+
+    path: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.message}"
+
+
+class RelaxError(Exception):
+    """Base class of every error caused by user input or the environment."""
+
+
+class RoutineError(RelaxError):
+    """A routine cannot be used; carries every problem found, in file order."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(set(problems))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UsageError(RelaxError):
+    """A bad command-line value (unknown param, wrong type, ...)."""

@@ -1,0 +1,104 @@
+"""Finding routines: the built-in ones shipped with the package and the user's own folder."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from relax.errors import UsageError
+from relax.paths import routines_dir
+
+SUFFIXES = (".yaml", ".yml")
+
+
+def builtin_dir() -> Path:
+    """The folder of the routines that ship with relax."""
+    return Path(str(resources.files("relax.routines")))
+
+
+def search_path() -> list[Path]:
+    """Folders searched for a routine given by name, first match wins: the user's, then built-in."""
+    return [routines_dir(), builtin_dir()]
+
+
+@dataclass(frozen=True)
+class RoutineRef:
+    """A routine found by name or path."""
+
+    name: str
+    path: Path
+    builtin: bool
+
+
+def _ref(path: Path) -> RoutineRef:
+    resolved = path.resolve()
+    return RoutineRef(path.stem, path, resolved.parent == builtin_dir().resolve())
+
+
+def looks_like_path(spec: str) -> bool:
+    """True when `spec` names a file rather than a routine name."""
+    return "/" in spec or "\\" in spec or spec.endswith(SUFFIXES) or Path(spec).exists()
+
+
+def find_by_name(name: str) -> Path | None:
+    """The file of a routine name in the search path, if any."""
+    for folder in search_path():
+        for suffix in SUFFIXES:
+            candidate = folder / f"{name}{suffix}"
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def resolve(spec: str) -> RoutineRef:
+    """A routine given as a built-in/user name or a path to a YAML file."""
+    if looks_like_path(spec):
+        return _ref(Path(spec))
+    found = find_by_name(spec)
+    if found is None:
+        known = ", ".join(sorted({ref.name for ref in available()}))
+        raise UsageError(f"no routine named '{spec}' (known: {known}; or give a path to a .yaml file)")
+    return _ref(found)
+
+
+def available() -> list[RoutineRef]:
+    """Every routine in the search path, a name shadowed by an earlier folder listed once."""
+    seen: dict[str, RoutineRef] = {}
+    for folder in search_path():
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.suffix in SUFFIXES and path.is_file() and path.stem not in seen and not path.stem.startswith("_"):
+                seen[path.stem] = _ref(path)
+    return list(seen.values())
+
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+def create_routine(name: str, destination: Path | None = None) -> Path:
+    """Write a commented starter routine named `name`; refuses to overwrite a file."""
+    if not NAME_PATTERN.match(name):
+        raise UsageError(f"'{name}' is not a routine name (letters, digits, - and _)")
+    if destination is None:
+        target = routines_dir() / f"{name}.yaml"
+    elif destination.is_dir() or not destination.suffix:
+        target = destination / f"{name}.yaml"
+    else:
+        target = destination
+    if target.exists():
+        raise UsageError(f"{target}: already exists (choose another name or remove it first)")
+    template = resources.files("relax").joinpath("scaffold.yaml").read_text(encoding="utf-8")
+    title = name.replace("-", " ").replace("_", " ").capitalize()
+    text = template.format(path=target, title=title)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, target)
+    except OSError as exc:
+        raise UsageError(f"{target}: cannot write ({exc.strerror})") from None
+    return target

@@ -1,0 +1,30 @@
+"""User folders, from platformdirs with environment overrides."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP = "relax"
+
+
+def _folder(variable: str, default: str) -> Path:
+    value = os.environ.get(variable)
+    return Path(value).expanduser() if value else Path(default)
+
+
+def routines_dir() -> Path:
+    """The user's own routines: RELAX_ROUTINES_DIR, else the platform's data folder."""
+    return _folder("RELAX_ROUTINES_DIR", str(Path(platformdirs.user_data_dir(APP)) / "routines"))
+
+
+def data_dir() -> Path:
+    """Where relax keeps its own data: RELAX_DATA_DIR, else the platform's data folder."""
+    return _folder("RELAX_DATA_DIR", platformdirs.user_data_dir(APP))
+
+
+def cache_dir() -> Path:
+    """The audio cache: RELAX_CACHE_DIR, else the platform's cache folder."""
+    return _folder("RELAX_CACHE_DIR", str(Path(platformdirs.user_cache_dir(APP)) / "audio"))

@@ -1,0 +1,441 @@
+"""Expansion: a routine plus params becomes a flat list of cues (speech, silence, bell)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from relax.duration import is_duration_text, parse_duration
+from relax.errors import Problem, RoutineError, UsageError
+from relax.library import SUFFIXES, find_by_name, search_path
+from relax.routine import (
+    Bell,
+    Breathe,
+    CueStyle,
+    For,
+    Hold,
+    Include,
+    Pause,
+    Repeat,
+    Routine,
+    Say,
+    Section,
+    Sides,
+    Voice,
+    breathing_phases,
+    load_routine,
+)
+from relax.source import Loc, SourceMap, display_path
+from relax.template import TemplateError, lookup, render, whole_placeholder
+
+MAX_CUES = 10_000
+MAX_SECONDS = 24 * 3600.0
+MAX_INCLUDE_DEPTH = 8
+BELL_SECONDS = {"bowl": 6.0, "chime": 3.0}
+COUNTDOWN_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+BREATH_WORDS = {"in": "Breathe in", "hold": "Hold", "out": "Breathe out", "rest": "Hold"}
+
+
+class CueKind(str, Enum):
+    """What a cue sounds like."""
+
+    speech = "speech"
+    silence = "silence"
+    bell = "bell"
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One item of a session, before speech lengths are known."""
+
+    kind: CueKind
+    text: str
+    """Speech: the words spoken. Silence and bell: what the screen shows."""
+    section: str
+    seconds: float = 0.0
+    """Silence and bell: the length. Speech: 0, known once synthesized."""
+    fill: bool = False
+    """Silence only: `seconds` counts from the start of the speech cue just before it."""
+    role: str = ""
+    """say, pause, hold, countdown, breathe-in, ... for display."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A routine expanded with its params, ready for timing."""
+
+    name: str
+    title: str
+    safety: str
+    voice: Voice
+    pace: float
+    language: str
+    cues: tuple[Cue, ...]
+    sections: tuple[str, ...]
+
+
+@dataclass
+class _Frame:
+    """Where expansion is: which file, which names are in scope, which section."""
+
+    source: SourceMap
+    path: Path
+    scope: dict[str, object]
+    section: str
+    includes: tuple[Path, ...]
+
+
+@dataclass
+class _Expansion:
+    pace: float
+    rate: int
+    cues: list[Cue] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+    roots: tuple[Path, ...] = ()
+
+
+class _Abort(Exception):
+    """A limit was crossed: stop expanding, report what was found so far."""
+
+
+def check_param(name: str, default: object, value: object) -> object:
+    """`value` for a param with `default`, converted to the default's type; ValueError otherwise."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"'{name}' must be true or false, like its default, not {value!r}")
+        return value
+    if isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"'{name}' must be a number, like its default {default!r}, not {value!r}")
+        return value
+    if isinstance(default, str) and is_duration_text(default):
+        try:
+            parse_duration(value)
+        except ValueError:
+            raise ValueError(f"'{name}' must be a duration like its default {default!r}, not {value!r}") from None
+        return value
+    if isinstance(default, str):
+        if isinstance(value, (list, dict)):
+            raise ValueError(f"'{name}' must be text, like its default, not a list")
+        return str(value)
+    if isinstance(default, list):
+        if not isinstance(value, list):
+            raise ValueError(f"'{name}' must be a list, like its default, not {value!r}")
+        return value
+    return value
+
+
+def apply_overrides(defaults: Mapping[str, object], overrides: Mapping[str, object]) -> dict[str, object]:
+    """Params for a run: defaults with command-line values checked against their types."""
+    params = dict(defaults)
+    for name, value in overrides.items():
+        if name not in defaults:
+            known = ", ".join(sorted(defaults)) or "none"
+            raise UsageError(f"--set {name}: this routine has no param '{name}' (params: {known})")
+        try:
+            params[name] = check_param(name, defaults[name], value)
+        except ValueError as exc:
+            raise UsageError(f"--set {name}: {exc}") from None
+    return params
+
+
+def expand(
+    routine: Routine,
+    source: SourceMap,
+    path: Path,
+    *,
+    name: str,
+    overrides: Mapping[str, object] | None = None,
+    pace: float = 1.0,
+    voice: Voice | None = None,
+) -> Plan:
+    """The flat plan of a routine; every problem found is raised at once as a RoutineError."""
+    if not 0.25 <= pace <= 4.0:
+        raise UsageError(f"--pace must be between 0.25 and 4, not {pace:g}")
+    params = apply_overrides(routine.params, overrides or {})
+    chosen = voice or routine.voice
+    roots = tuple(p.resolve() for p in search_path())
+    state = _Expansion(pace=pace, rate=chosen.rate, roots=roots)
+    frame = _Frame(source, path.resolve(), params, "", (path.resolve(),))
+    try:
+        _steps(state, frame, list(routine.steps), ("steps",))
+    except _Abort:
+        pass
+    if state.problems:
+        raise RoutineError(state.problems)
+    return Plan(
+        name=name,
+        title=routine.title or path.stem.replace("-", " ").replace("_", " ").capitalize(),
+        safety=routine.safety.strip(),
+        voice=chosen,
+        pace=pace,
+        language=routine.language,
+        cues=tuple(state.cues),
+        sections=tuple(state.sections),
+    )
+
+
+def estimate_speech_seconds(text: str, rate: float) -> float:
+    """A spoken length from the word count at `rate` words per minute (used until audio exists)."""
+    words = max(1, len(text.split()))
+    return round(words * 60.0 / rate + 0.4, 3)
+
+
+def _fail(state: _Expansion, frame: _Frame, loc: Loc, message: str) -> None:
+    state.problems.append(frame.source.problem(loc, message))
+
+
+def _emit(state: _Expansion, frame: _Frame, loc: Loc, cue: Cue) -> None:
+    if len(state.cues) >= MAX_CUES:
+        _fail(state, frame, loc, f"the session expands to more than {MAX_CUES:,} cues")
+        raise _Abort
+    if cue.kind is CueKind.speech:
+        state.seconds += estimate_speech_seconds(cue.text, state.rate * state.pace)
+    elif not cue.fill:
+        state.seconds += cue.seconds
+    if state.seconds > MAX_SECONDS:
+        _fail(state, frame, loc, "the session lasts more than 24 hours")
+        raise _Abort
+    state.cues.append(replace(cue, section=frame.section))
+
+
+def _text(state: _Expansion, frame: _Frame, loc: Loc, text: str) -> str | None:
+    try:
+        return render(text, frame.scope)
+    except TemplateError as exc:
+        _fail(state, frame, loc, f"{loc[-1]}: {exc}")
+        return None
+
+
+def _resolve(state: _Expansion, frame: _Frame, loc: Loc, value: object) -> object | None:
+    """A `{param}` field value replaced by the param's value (other values unchanged)."""
+    if not isinstance(value, str):
+        return value
+    placeholder = whole_placeholder(value)
+    if placeholder is None:
+        return value
+    try:
+        return lookup(placeholder, frame.scope)
+    except TemplateError as exc:
+        _fail(state, frame, loc, f"{loc[-1]}: {exc}")
+        return None
+
+
+def _seconds(state: _Expansion, frame: _Frame, loc: Loc, value: object) -> float | None:
+    resolved = _resolve(state, frame, loc, value)
+    if resolved is None:
+        return None
+    try:
+        seconds = parse_duration(resolved)
+    except ValueError as exc:
+        _fail(state, frame, loc, f"{loc[-1]}: {exc}")
+        return None
+    if seconds <= 0:
+        _fail(state, frame, loc, f"{loc[-1]}: must be a positive number of seconds, not {resolved!r}")
+        return None
+    return seconds / state.pace
+
+
+def _count(state: _Expansion, frame: _Frame, loc: Loc, value: object, minimum: int) -> int | None:
+    resolved = _resolve(state, frame, loc, value)
+    if resolved is None:
+        return None
+    if isinstance(resolved, bool) or not isinstance(resolved, (int, float)) or resolved != int(resolved) or resolved < minimum:
+        _fail(state, frame, loc, f"{loc[-1]}: must be a whole number of at least {minimum}, not {resolved!r}")
+        return None
+    return int(resolved)
+
+
+def _steps(state: _Expansion, frame: _Frame, steps: Sequence[Any], loc: Loc) -> None:
+    for index, step in enumerate(steps):
+        _step(state, frame, step, loc + (index,))
+
+
+def _step(state: _Expansion, frame: _Frame, step: Any, loc: Loc) -> None:
+    if isinstance(step, Say):
+        text = _text(state, frame, loc + ("say",), step.say)
+        if text is not None:
+            _emit(state, frame, loc, Cue(CueKind.speech, text, "", role="say"))
+        if step.pause is not None:
+            _silence(state, frame, loc + ("pause",), step.pause, "Pause", "pause")
+    elif isinstance(step, Pause):
+        _silence(state, frame, loc + ("pause",), step.pause, "Pause", "pause")
+    elif isinstance(step, Hold):
+        _hold(state, frame, step, loc)
+    elif isinstance(step, Breathe):
+        _breathe(state, frame, step, loc)
+    elif isinstance(step, Bell):
+        _emit(state, frame, loc, Cue(CueKind.bell, step.bell.value, "", seconds=BELL_SECONDS[step.bell.value], role="bell"))
+    elif isinstance(step, Repeat):
+        times = _count(state, frame, loc + ("repeat",), step.repeat, 1)
+        for _ in range(times or 0):
+            _steps(state, frame, step.steps, loc + ("steps",))
+    elif isinstance(step, For):
+        _for(state, frame, step, loc)
+    elif isinstance(step, Sides):
+        for side, other in (step.sides, step.sides[::-1]):
+            inner = replace(frame, scope={**frame.scope, "side": side, "other_side": other})
+            _steps(state, inner, step.steps, loc + ("steps",))
+    elif isinstance(step, Section):
+        title = _text(state, frame, loc + ("section",), step.section)
+        if title is not None:
+            if title not in state.sections:
+                state.sections.append(title)
+            _steps(state, replace(frame, section=title), step.steps, loc + ("steps",))
+    elif isinstance(step, Include):
+        _include(state, frame, step, loc)
+
+
+def _silence(state: _Expansion, frame: _Frame, loc: Loc, value: object, text: str, role: str) -> None:
+    seconds = _seconds(state, frame, loc, value)
+    if seconds is not None:
+        _emit(state, frame, loc, Cue(CueKind.silence, text, "", seconds=seconds, role=role))
+
+
+def _hold(state: _Expansion, frame: _Frame, step: Hold, loc: Loc) -> None:
+    seconds = _seconds(state, frame, loc + ("hold",), step.hold)
+    count = _count(state, frame, loc + ("countdown",), step.countdown, 0)
+    if seconds is None or count is None:
+        return
+    if count > min(10, int(seconds)):
+        _fail(state, frame, loc + ("countdown",), f"countdown: must be at most 10 and at most the hold ({seconds:g} s), not {count}")
+        return
+    if seconds - count > 0:
+        _emit(state, frame, loc, Cue(CueKind.silence, "Hold", "", seconds=seconds - count, role="hold"))
+    # Each number sits at the start of its own second, so the hold ends exactly on time.
+    for number in range(count, 0, -1):
+        _emit(state, frame, loc, Cue(CueKind.speech, COUNTDOWN_WORDS[number], "", role="countdown"))
+        _emit(state, frame, loc, Cue(CueKind.silence, "Hold", "", seconds=1.0, fill=True, role="countdown"))
+
+
+def _breathe(state: _Expansion, frame: _Frame, step: Breathe, loc: Loc) -> None:
+    cycles = _count(state, frame, loc + ("cycles",), step.cycles, 1)
+    if cycles is None:
+        return
+    phases = breathing_phases(step.breathe)
+    for _ in range(cycles):
+        for phase, base in phases:
+            seconds = base / state.pace
+            words = BREATH_WORDS[phase]
+            role = f"breathe-{phase}"
+            if step.cues is CueStyle.spoken:
+                _emit(state, frame, loc, Cue(CueKind.speech, words, "", role=role))
+                _emit(state, frame, loc, Cue(CueKind.silence, words, "", seconds=seconds, fill=True, role=role))
+            elif step.cues is CueStyle.bell:
+                _emit(state, frame, loc, Cue(CueKind.bell, "chime", "", seconds=0.0, role=role))
+                _emit(state, frame, loc, Cue(CueKind.silence, words, "", seconds=seconds, role=role))
+            else:
+                _emit(state, frame, loc, Cue(CueKind.silence, words, "", seconds=seconds, role=role))
+
+
+def _for(state: _Expansion, frame: _Frame, step: For, loc: Loc) -> None:
+    items = _resolve(state, frame, loc + ("in",), step.in_)
+    if items is None:
+        return
+    if not isinstance(items, list):
+        _fail(state, frame, loc + ("in",), f"in: must be a list, not {items!r}")
+        return
+    for item in items:
+        inner = replace(frame, scope={**frame.scope, step.for_: item})
+        _steps(state, inner, step.steps, loc + ("steps",))
+
+
+def _include_path(frame: _Frame, target: str) -> Path | None:
+    here = frame.path.parent
+    candidates = [here / target]
+    if not target.endswith(SUFFIXES):
+        candidates += [here / f"{target}{suffix}" for suffix in SUFFIXES]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    if "/" not in target and not target.endswith(SUFFIXES):
+        found = find_by_name(target)
+        return found.resolve() if found else None
+    return None
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _include(state: _Expansion, frame: _Frame, step: Include, loc: Loc) -> None:
+    where = loc + ("include",)
+    target = _include_path(frame, step.include)
+    if target is None:
+        _fail(state, frame, where, f"include: no routine file '{step.include}' next to {frame.path.name} or in the routine search path")
+        return
+    if not any(_within(target, root) for root in (frame.path.parent, *state.roots)):
+        _fail(state, frame, where, f"include: '{step.include}' is outside this file's folder and the routine search path")
+        return
+    if target in frame.includes:
+        chain = " -> ".join(p.name for p in (*frame.includes, target))
+        _fail(state, frame, where, f"include: cycle ({chain})")
+        return
+    if len(frame.includes) > MAX_INCLUDE_DEPTH:
+        _fail(state, frame, where, f"include: nested more than {MAX_INCLUDE_DEPTH} deep")
+        return
+    try:
+        routine, source = load_routine(target, display_path(target))
+    except RoutineError as exc:
+        state.problems.extend(exc.problems)
+        return
+    scope: dict[str, object] = dict(routine.params)
+    for key in ("side", "other_side"):
+        if key in frame.scope:
+            scope[key] = frame.scope[key]
+    for name, value in step.with_.items():
+        at = loc + ("with", name)
+        if name not in routine.params:
+            known = ", ".join(sorted(routine.params)) or "none"
+            _fail(state, frame, at, f"with: {target.name} has no param '{name}' (params: {known})")
+            continue
+        if isinstance(value, str) and "{" in value:
+            resolved = _resolve(state, frame, at, value) if whole_placeholder(value) else _text(state, frame, at, value)
+            if resolved is None:
+                continue
+            value = resolved  # type: ignore[assignment]
+        try:
+            scope[name] = check_param(name, routine.params[name], value)
+        except ValueError as exc:
+            _fail(state, frame, at, f"with: {exc}")
+    inner = _Frame(source, target, scope, frame.section, (*frame.includes, target))
+    _steps(state, inner, list(routine.steps), ("steps",))
+
+
+def parse_overrides(defaults: Mapping[str, object], pairs: Sequence[str]) -> dict[str, object]:
+    """`--set name=value` pairs, each value read as the type of the param's default."""
+    import yaml
+
+    values: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"--set {pair}: expected NAME=VALUE")
+        default = defaults.get(name)
+        if isinstance(default, str) or name not in defaults:
+            values[name] = raw
+            continue
+        if isinstance(default, list) and not raw.lstrip().startswith("["):
+            values[name] = [item.strip() for item in raw.split(",") if item.strip()]
+            continue
+        try:
+            values[name] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise UsageError(f"--set {name}: cannot read {raw!r} as a value") from None
+    return values
+
+
+def plan_for(spec: str, *, sets: Sequence[str] = (), pace: float = 1.0, voice: Voice | None = None) -> Plan:
+    """Load the routine named or pointed to by `spec` and expand it with `--set` pairs."""
+    from relax.library import resolve
+
+    ref = resolve(spec)
+    routine, source = load_routine(ref.path, display_path(ref.path))
+    overrides = parse_overrides(routine.params, sets)
+    return expand(routine, source, ref.path, name=ref.name, overrides=overrides, pace=pace, voice=voice)

@@ -1,0 +1,445 @@
+"""The routine language: typed models of a routine file, validated with precise locations."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
+
+from relax.duration import DURATION_HELP, parse_duration
+from relax.errors import Problem, RoutineError
+from relax.source import Loc, SourceMap, parse_yaml, read_text
+from relax.template import TemplateError, placeholders, whole_placeholder
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Names the player fills in itself; a param may not shadow them.
+RESERVED_NAMES = frozenset({"side", "other_side"})
+
+
+def _template_or(parse: Any, what: str) -> Any:
+    """A before-validator accepting a whole `{param}` placeholder or a value `parse` accepts."""
+
+    def validate(value: object) -> object:
+        if isinstance(value, str) and "{" in value:
+            try:
+                if whole_placeholder(value) is None:
+                    raise ValueError(f"must be {what} or a single {{param}}")
+            except TemplateError as exc:
+                raise ValueError(str(exc)) from None
+            return value.strip()
+        return parse(value)
+
+    return validate
+
+
+def _positive_duration(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"must be a positive duration ({DURATION_HELP})")
+    return seconds
+
+
+def _whole_number(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise ValueError(f"must be a whole number, not {value!r}")
+    return int(value)
+
+
+_TEMPLATED_SECONDS = {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string"}]}
+_TEMPLATED_COUNT = {"anyOf": [{"type": "integer"}, {"type": "string", "pattern": r"^\{.+\}$"}]}
+
+Seconds = Annotated[
+    float | str,
+    BeforeValidator(_template_or(_positive_duration, f"a positive duration ({DURATION_HELP})")),
+    WithJsonSchema(_TEMPLATED_SECONDS),
+]
+"""Seconds: a number, a duration string like `1m30s`, or `{param}`."""
+
+Count = Annotated[
+    int | str,
+    BeforeValidator(_template_or(_whole_number, "a whole number")),
+    WithJsonSchema(_TEMPLATED_COUNT),
+]
+"""A whole number, or `{param}`."""
+
+
+class Engine(str, Enum):
+    """Speech engines; `auto` picks Piper when installed, else espeak-ng."""
+
+    auto = "auto"
+    espeak = "espeak"
+    piper = "piper"
+
+
+class CueStyle(str, Enum):
+    """How a breathing pattern marks each phase."""
+
+    spoken = "spoken"
+    bell = "bell"
+    silent = "silent"
+
+
+class BellSound(str, Enum):
+    """Synthesized bell sounds."""
+
+    bowl = "bowl"
+    chime = "chime"
+
+
+class Model(BaseModel):
+    """Base for routine models: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Voice(Model):
+    """Default voice settings of a routine; each can be overridden on the command line."""
+
+    engine: Engine = Field(Engine.auto, description="auto, espeak or piper")
+    voice: str | None = Field(None, description="engine voice name, or a Piper .onnx file")
+    rate: int = Field(150, ge=80, le=400, description="speaking rate in words per minute")
+    volume: float = Field(1.0, ge=0.0, le=1.0, description="0.0 to 1.0")
+    pitch: int = Field(50, ge=0, le=100, description="0 to 100 (espeak only)")
+
+
+class Say(Model):
+    """Speak a text, then optionally stay quiet for `pause`."""
+
+    say: str = Field(min_length=1, description="the words, with {param} placeholders")
+    pause: Seconds | None = Field(None, description="silence after the words")
+
+
+class Pause(Model):
+    """Silence."""
+
+    pause: Seconds
+
+
+class Hold(Model):
+    """Hold a position in silence; optionally count the last seconds aloud."""
+
+    hold: Seconds
+    countdown: Count = Field(0, description="speak the last N seconds aloud (0: none)")
+
+
+class Breathe(Model):
+    """Paced breathing: a pattern like `4-7-8` (in, hold, out) or `box 4`, for some cycles."""
+
+    breathe: str = Field(description="'IN-OUT', 'IN-HOLD-OUT', 'IN-HOLD-OUT-HOLD' in seconds, or 'box N'")
+    cycles: Count = Field(4, description="number of breaths")
+    cues: CueStyle = Field(CueStyle.spoken, description="spoken, bell or silent phase cues")
+
+    @field_validator("breathe")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        breathing_phases(value)
+        return value
+
+
+class Bell(Model):
+    """Strike a bell."""
+
+    bell: BellSound = BellSound.bowl
+
+
+class Repeat(Model):
+    """Do the nested steps N times."""
+
+    repeat: Count
+    steps: list[Step] = Field(min_length=1)
+
+
+class For(Model):
+    """Do the nested steps once for each item of a list, naming the item."""
+
+    for_: str = Field(alias="for", description="the name of the item in templates")
+    in_: list[str | dict[str, str | float]] | str = Field(alias="in", description="a list or {param}")
+    steps: list[Step] = Field(min_length=1)
+
+    @field_validator("for_")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _check_name(value)
+
+
+class Sides(Model):
+    """Do the nested steps once per side, with `{side}` and `{other_side}` filled in."""
+
+    sides: list[str] = Field(default=["left", "right"], min_length=2, max_length=2)
+    steps: list[Step] = Field(min_length=1)
+
+
+class Section(Model):
+    """A named part of the session, shown on screen and used to jump or skip."""
+
+    section: str = Field(min_length=1)
+    steps: list[Step] = Field(min_length=1)
+
+
+class Include(Model):
+    """The steps of another routine file, relative to this one, with params set by `with`."""
+
+    include: str = Field(min_length=1, description="a file path relative to this file, or a built-in routine name")
+    with_: dict[str, ParamValue] = Field(default_factory=dict, alias="with")
+
+
+STEP_KINDS: dict[str, type[Model]] = {
+    "repeat": Repeat,
+    "for": For,
+    "sides": Sides,
+    "section": Section,
+    "include": Include,
+    "breathe": Breathe,
+    "hold": Hold,
+    "say": Say,
+    "bell": Bell,
+    "pause": Pause,
+}
+
+
+def step_kind(value: Any) -> str | None:
+    """The step kind a mapping is: the first kind key it contains."""
+    if isinstance(value, dict):
+        return next((kind for kind in STEP_KINDS if kind in value), None)
+    return next((kind for kind, model in STEP_KINDS.items() if isinstance(value, model)), None)
+
+
+Step = Annotated[
+    Union[tuple(Annotated[model, Tag(kind)] for kind, model in STEP_KINDS.items())],  # type: ignore[valid-type]
+    Discriminator(
+        step_kind,
+        custom_error_type="step_kind",
+        custom_error_message="a step needs one of: " + ", ".join(STEP_KINDS),
+    ),
+]
+
+ParamValue = Union[bool, int, float, str, list[Union[str, dict[str, Union[str, float]]]]]
+
+
+def _check_name(value: str) -> str:
+    if not IDENTIFIER.match(value):
+        raise ValueError(f"'{value}' is not a valid name (letters, digits and _, not starting with a digit)")
+    if value in RESERVED_NAMES:
+        raise ValueError(f"'{value}' is reserved (filled in by 'sides')")
+    return value
+
+
+class Routine(Model):
+    """A whole routine file."""
+
+    title: str | None = Field(None, description="shown in lists and before a session")
+    description: str = ""
+    author: str = ""
+    tags: list[str] = Field(default_factory=list)
+    language: str = Field("en", description="language code of the spoken text, e.g. en, en-gb, de")
+    safety: str = Field("", description="shown before a session starts")
+    voice: Voice = Field(default_factory=Voice)
+    params: dict[str, ParamValue] = Field(default_factory=dict, description="names usable as {name}, with defaults")
+    steps: list[Step] = Field(min_length=1)
+
+    @field_validator("params")
+    @classmethod
+    def _param_names(cls, value: dict[str, ParamValue]) -> dict[str, ParamValue]:
+        for name in value:
+            _check_name(name)
+        return value
+
+
+for _model in (Repeat, For, Sides, Section, Include, Routine):
+    _model.model_rebuild()
+
+
+def breathing_phases(pattern: str) -> list[tuple[str, float]]:
+    """`4-7-8` -> [(in, 4), (hold, 7), (out, 8)]; raises ValueError with a user-facing message."""
+    text = pattern.strip().lower()
+    box = re.fullmatch(r"box\s+(\d+(?:\.\d+)?)", text)
+    parts = [box.group(1)] * 4 if box else re.split(r"\s*-\s*", text)
+    try:
+        seconds = [float(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"'{pattern}' is not a breathing pattern (like 4-7-8, 4-6 or box 4)") from None
+    names = {2: ["in", "out"], 3: ["in", "hold", "out"], 4: ["in", "hold", "out", "rest"]}.get(len(seconds))
+    if names is None:
+        raise ValueError(f"'{pattern}' needs 2 to 4 phases (in-out, in-hold-out, in-hold-out-hold)")
+    if any(s <= 0 or s > 60 for s in seconds):
+        raise ValueError(f"'{pattern}': each phase must be between 0 and 60 seconds")
+    return list(zip(names, seconds))
+
+
+_MESSAGES = {
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "string_type": "must be text",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping of keys",
+    "model_type": "must be a mapping of keys",
+    "model_attributes_type": "must be a mapping of keys",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+}
+
+
+def _describe(error: Any) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx", {})
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind == "enum":
+        return f"must be one of: {ctx.get('expected', '')}".replace("'", "")
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        words = {"greater_than_equal": "at least", "greater_than": "more than", "less_than_equal": "at most", "less_than": "less than"}
+        bound = next(iter(ctx.values()))
+        return f"must be {words[kind]} {bound}"
+    if kind == "too_short":
+        need = ctx.get("min_length", 1)
+        return "must not be empty" if need == 1 else f"must have at least {need} items"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} items"
+    if kind == "string_too_short":
+        return "must not be empty"
+    return str(error["msg"]).lower()
+
+
+def _clean_loc(loc: tuple[Any, ...], kind: str) -> Loc:
+    """Drop the union tags pydantic inserts after each step index, and union member names."""
+    cleaned: list[str | int] = []
+    skip_tag = False
+    for part in loc:
+        if skip_tag and kind != "step_kind":
+            skip_tag = False
+            if isinstance(part, str) and (part in STEP_KINDS):
+                continue
+        skip_tag = False
+        if isinstance(part, str) and (part.startswith(("list[", "dict[", "str", "int", "float", "bool")) and part not in ("steps",)):
+            continue
+        cleaned.append(part)
+        if isinstance(part, int) and len(cleaned) >= 2 and cleaned[-2] == "steps":
+            skip_tag = True
+    return tuple(cleaned)
+
+
+def _problems(exc: ValidationError, data: Any, source: SourceMap) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[Loc] = set()
+    for error in exc.errors():
+        loc = _clean_loc(error["loc"], error["type"])
+        if error["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            parent = _lookup(data, loc[:-1])
+            message = f"{key}: unknown key" + _suggest(key, parent)
+            problems.append(source.problem(loc, message, at_key=True))
+            continue
+        # A union error is reported once per member type; one line per place is enough.
+        if loc in seen and error["type"] not in ("missing",):
+            continue
+        seen.add(loc)
+        if error["type"] == "step_kind":
+            found = _lookup(data, loc)
+            keys = ", ".join(map(str, found)) if isinstance(found, dict) and found else None
+            detail = f" (found {keys})" if keys else ""
+            problems.append(source.problem(loc, f"step: needs one of the keys {', '.join(STEP_KINDS)}{detail}"))
+            continue
+        if error["type"] == "missing":
+            field = str(loc[-1])
+            where = _field_name(loc[:-1])
+            problems.append(source.problem(loc[:-1], f"{where}missing required key '{field}'"))
+            continue
+        problems.append(source.problem(loc, f"{_field_name(loc)}{_describe(error)}"))
+    return problems
+
+
+def _field_name(loc: Loc) -> str:
+    name = next((part for part in reversed(loc) if isinstance(part, str)), None)
+    return f"{name}: " if name else ""
+
+
+def _lookup(data: Any, loc: Loc) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _suggest(key: str, parent: Any) -> str:
+    kind = step_kind(parent) if isinstance(parent, dict) else None
+    if kind:
+        allowed = list(STEP_KINDS[kind].model_json_schema(by_alias=True)["properties"])
+    elif isinstance(parent, dict) and "steps" in parent and "title" in parent:
+        allowed = list(Routine.model_json_schema(by_alias=True)["properties"])
+    else:
+        allowed = list(STEP_KINDS) + list(Routine.model_fields) + list(Voice.model_fields) + ["countdown", "cycles", "cues", "with", "in"]
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _check_templates(routine: Routine, source: SourceMap) -> list[Problem]:
+    """Malformed braces are found at load time; unknown names when the plan is expanded."""
+    problems: list[Problem] = []
+
+    def walk(steps: list[Any], loc: Loc) -> None:
+        for i, step in enumerate(steps):
+            here = loc + (i,)
+            if isinstance(step, Say):
+                try:
+                    placeholders(step.say)
+                except TemplateError as exc:
+                    problems.append(source.problem(here + ("say",), f"say: {exc}"))
+            if isinstance(step, Section):
+                try:
+                    placeholders(step.section)
+                except TemplateError as exc:
+                    problems.append(source.problem(here + ("section",), f"section: {exc}"))
+            nested = getattr(step, "steps", None)
+            if nested:
+                walk(nested, here + ("steps",))
+
+    walk(list(routine.steps), ("steps",))
+    return problems
+
+
+def validate_routine(data: Any, source: SourceMap) -> Routine:
+    """A Routine from parsed YAML; every problem is reported at once as a RoutineError."""
+    try:
+        routine = Routine.model_validate(data)
+    except ValidationError as exc:
+        raise RoutineError(_problems(exc, data, source)) from None
+    problems = _check_templates(routine, source)
+    if problems:
+        raise RoutineError(problems)
+    return routine
+
+
+def load_routine(path: Path, shown: str | None = None) -> tuple[Routine, SourceMap]:
+    """Read, parse and validate one routine file."""
+    label = shown or str(path)
+    data, source = parse_yaml(read_text(path, label), label)
+    return validate_routine(data, source), source
+
+
+def routine_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the routine format, for editors."""
+    schema = Routine.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "relax routine"
+    return schema

@@ -1,0 +1,161 @@
+"""Read a YAML routine file safely and remember where every key and value sits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from relax.errors import Problem, RoutineError
+
+MAX_FILE_BYTES = 1_000_000
+# A small routine has a few hundred nodes; anything past this is an alias bomb.
+MAX_NODES = 100_000
+
+Loc = tuple[str | int, ...]
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A 1-based line and column."""
+
+    line: int
+    column: int
+
+
+@dataclass
+class SourceMap:
+    """Where each value (and the key that names it) starts in one file."""
+
+    path: str
+    values: dict[Loc, Mark] = field(default_factory=dict)
+    keys: dict[Loc, Mark] = field(default_factory=dict)
+
+    def problem(self, loc: Loc, message: str, *, at_key: bool = False) -> Problem:
+        """A problem at `loc`, falling back to the nearest enclosing place that has a mark."""
+        table = self.keys if at_key else self.values
+        probe = loc
+        while probe:
+            mark = table.get(probe) or self.values.get(probe)
+            if mark:
+                return Problem(self.path, mark.line, mark.column, message)
+            probe = probe[:-1]
+        mark = self.values.get((), Mark(1, 1))
+        return Problem(self.path, mark.line, mark.column, message)
+
+
+def display_path(path: Path) -> str:
+    """The path as the user would like to read it: relative to the cwd when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def _mark(node: yaml.Node) -> Mark:
+    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    """Turns a composed node tree into plain Python values, recording marks."""
+
+    def __init__(self, source: SourceMap) -> None:
+        self.source = source
+        self.count = 0
+        self.problems: list[Problem] = []
+        self.constructor = yaml.SafeLoader("")
+
+    def fail(self, node: yaml.Node, message: str) -> Problem:
+        mark = _mark(node)
+        return Problem(self.source.path, mark.line, mark.column, message)
+
+    def build(self, node: yaml.Node, loc: Loc) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise RoutineError([self.fail(node, f"document expands to more than {MAX_NODES} values (too many aliases?)")])
+        self.source.values.setdefault(loc, _mark(node))
+        if isinstance(node, yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.build_scalar(key_node)
+                if not isinstance(key, (str, int, float, bool)) or key is None:
+                    self.problems.append(self.fail(key_node, "keys must be plain text"))
+                    continue
+                if key in result:
+                    self.problems.append(self.fail(key_node, f"{key}: duplicate key"))
+                    continue
+                self.source.keys.setdefault(loc + (str(key),), _mark(key_node))
+                result[key] = self.build(value_node, loc + (str(key),))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, loc + (i,)) for i, item in enumerate(node.value)]
+        return self.build_scalar(node)
+
+    def build_scalar(self, node: yaml.Node) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            self.problems.append(self.fail(node, "keys must be plain text"))
+            return None
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            self.problems.append(self.fail(node, f"unsupported YAML value ({exc.problem})"))
+            return None
+
+
+def parse_yaml(text: str, path: str) -> tuple[Any, SourceMap]:
+    """Parse YAML text into plain values and a SourceMap; every problem is a RoutineError."""
+    source = SourceMap(path)
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise RoutineError([Problem(path, line, col, f"invalid YAML: {exc.problem or exc.context}")]) from None
+    except yaml.YAMLError as exc:
+        raise RoutineError([Problem(path, 1, 1, f"invalid YAML: {exc}")]) from None
+    if not nodes or nodes[0] is None:
+        raise RoutineError([Problem(path, 1, 1, "file is empty: a routine needs at least 'title' and 'steps'")])
+    if len(nodes) > 1:
+        second = _mark(nodes[1])
+        raise RoutineError([Problem(path, second.line, second.column, "only one YAML document per routine file")])
+    root = nodes[0]
+    if not isinstance(root, yaml.MappingNode):
+        kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
+        mark = _mark(root)
+        raise RoutineError([Problem(path, mark.line, mark.column, f"a routine must be a mapping of keys (title, steps, ...), not {kind}")])
+    builder = _Builder(source)
+    data = builder.build(root, ())
+    if builder.problems:
+        raise RoutineError(builder.problems)
+    return data, source
+
+
+def read_text(path: Path, shown: str) -> str:
+    """Read a routine file as UTF-8 with the size limit; errors name the file."""
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise RoutineError([Problem(shown, 1, 1, "is a folder, not a routine file")])
+        if size > MAX_FILE_BYTES:
+            raise RoutineError([Problem(shown, 1, 1, f"file is {size:,} bytes; routines are limited to {MAX_FILE_BYTES:,}")])
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise RoutineError([Problem(shown, 1, 1, "no such file")]) from None
+    except OSError as exc:
+        raise RoutineError([Problem(shown, 1, 1, f"cannot read: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = len(before) - (before.rfind(b"\n") + 1) + 1
+        raise RoutineError([Problem(shown, line, column, f"not UTF-8 text (byte 0x{raw[exc.start]:02x})")]) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        raise RoutineError([Problem(shown, 1, 1, "file is empty: a routine needs at least 'title' and 'steps'")])
+    return text
