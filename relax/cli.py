@@ -12,10 +12,14 @@ import click
 from relax import __version__
 from relax.duration import format_duration
 from relax.errors import RelaxError, RoutineError
+from relax.cache import AudioCache, format_size, parse_size
 from relax.library import available, create_routine
-from relax.plan import plan_for
+from relax.paths import cache_dir
+from relax.plan import Plan, plan_for
+from relax.prepare import exact_timeline, prepare, settings_for
 from relax.report import list_rows, timeline_text
-from relax.routine import routine_json_schema
+from relax.routine import Engine, routine_json_schema
+from relax.speech import list_voices
 from relax.timeline import build_timeline
 
 
@@ -40,6 +44,49 @@ def _echo_json(value: object) -> None:
 set_option = click.option(
     "--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a routine param (repeatable)."
 )
+
+
+def voice_options(command: Any) -> Any:
+    """--engine, --voice, --rate, --volume, --cache-dir and --workers."""
+    for option in reversed([
+        click.option("--engine", type=click.Choice([e.value for e in Engine]), help="Speech engine (default: the routine's, usually auto)."),
+        click.option("--voice", help="Voice name (see relax voices) or a Piper .onnx file."),
+        click.option("--rate", type=int, help="Speaking rate in words per minute (80-400)."),
+        click.option("--volume", type=float, help="Speech volume, 0.0 to 1.0."),
+        click.option("--cache-dir", type=click.Path(path_type=Path), help="Audio cache folder (default: RELAX_CACHE_DIR or the user cache)."),
+        click.option("--workers", type=click.IntRange(1, 64), help="Synthesis processes (default: one per core)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _voice(engine: str | None, voice: str | None, rate: int | None, volume: float | None) -> dict[str, object]:
+    return {"engine": Engine(engine) if engine else None, "voice": voice, "rate": rate, "volume": volume}
+
+
+def _cache(path: Path | None) -> AudioCache:
+    return AudioCache(path or cache_dir())
+
+
+def _progress(label: str) -> Any:
+    """A progress callback drawing a bar on a terminal's stderr, silent otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    bar: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and done < total:
+            bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            bar.__enter__()
+        if bar is not None:
+            bar.update(done - bar.pos)
+            if done >= total:
+                bar.__exit__(None, None, None)
+
+    return update
+
+
 pace_option = click.option(
     "--pace", type=float, default=1.0, show_default=True, help="Speed factor: 0.8 is slower (longer pauses, slower speech)."
 )
@@ -73,14 +120,88 @@ def list_command(as_json: bool) -> None:
 @click.argument("routine")
 @set_option
 @pace_option
+@voice_options
+@click.option("--estimate", is_flag=True, help="Do not synthesize: estimate speech lengths from the rate.")
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
-def show(routine: str, sets: tuple[str, ...], pace: float, as_json: bool) -> None:
+def show(routine: str, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None, rate: int | None,
+         volume: float | None, cache_dir: Path | None, workers: int | None, estimate: bool, as_json: bool) -> None:
     """Print the timeline of ROUTINE: every cue with its start and duration."""
-    timeline = build_timeline(plan_for(routine, sets=sets, pace=pace))
+    plan = plan_for(routine, sets=sets, pace=pace, voice=_voice(engine, voice, rate, volume))
+    if estimate:
+        timeline = build_timeline(plan)
+    else:
+        timeline = exact_timeline(plan, settings_for(plan), _cache(cache_dir), workers=workers, on_progress=_progress("Synthesizing"))
     if as_json:
         _echo_json(timeline.to_json())
     else:
         click.echo(timeline_text(timeline))
+
+
+@cli.command("prepare")
+@click.argument("routines", nargs=-1, required=True, metavar="ROUTINE...")
+@set_option
+@pace_option
+@voice_options
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def prepare_command(routines: tuple[str, ...], sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None,
+                    rate: int | None, volume: float | None, cache_dir: Path | None, workers: int | None, as_json: bool) -> None:
+    """Synthesize every missing speech clip of the routines, so they play instantly."""
+    plans: list[Plan] = [plan_for(spec, sets=sets, pace=pace, voice=_voice(engine, voice, rate, volume)) for spec in routines]
+    result = prepare([(plan, settings_for(plan)) for plan in plans], _cache(cache_dir), workers=workers,
+                     on_progress=_progress("Synthesizing"))
+    if as_json:
+        _echo_json(result.to_json())
+    else:
+        click.echo(f"{result.synthesized} clips synthesized, {result.reused} reused, in {result.seconds:.1f} s")
+
+
+@cli.command()
+@click.option("--engine", type=click.Choice(["espeak", "piper"]), help="Only this engine's voices.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def voices(engine: str | None, as_json: bool) -> None:
+    """List the voices of the installed speech engines."""
+    found = list_voices(engine)
+    if as_json:
+        _echo_json([{"engine": v.engine, "id": v.id, "name": v.name, "languages": list(v.languages)} for v in found])
+    else:
+        for v in found:
+            click.echo(f"{v.engine:<7} {v.id:<28} {v.name} [{', '.join(v.languages)}]")
+
+
+@cli.group()
+def cache() -> None:
+    """Inspect and tidy the audio cache."""
+
+
+cache_dir_option = click.option("--cache-dir", type=click.Path(path_type=Path), help="Audio cache folder.")
+
+
+@cache.command("info")
+@cache_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def cache_info(cache_dir: Path | None, as_json: bool) -> None:
+    """Show the cache folder, its number of clips and size."""
+    info = _cache(cache_dir).info()
+    if as_json:
+        _echo_json({"folder": info.folder, "entries": info.entries, "bytes": info.bytes})
+    else:
+        click.echo(f"{info.folder}\n{info.entries} clips, {format_size(info.bytes)}")
+
+
+@cache.command("clear")
+@cache_dir_option
+def cache_clear(cache_dir: Path | None) -> None:
+    """Delete every cached clip."""
+    click.echo(f"Removed {_cache(cache_dir).clear()} clips")
+
+
+@cache.command("prune")
+@cache_dir_option
+@click.option("--max-size", required=True, help="Keep the cache under this size, like 200M or 1G.")
+def cache_prune(cache_dir: Path | None, max_size: str) -> None:
+    """Delete the least recently used clips until the cache fits --max-size."""
+    removed, left = _cache(cache_dir).prune(parse_size(max_size))
+    click.echo(f"Removed {removed} clips; {format_size(left)} left")
 
 
 @cli.command()

@@ -34,6 +34,7 @@ from relax.template import TemplateError, lookup, render, whole_placeholder
 MAX_CUES = 10_000
 MAX_SECONDS = 24 * 3600.0
 MAX_INCLUDE_DEPTH = 8
+MIN_PACE, MAX_PACE = 0.5, 2.0
 BELL_SECONDS = {"bowl": 6.0, "chime": 3.0}
 COUNTDOWN_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 BREATH_WORDS = {"in": "Breathe in", "hold": "Hold", "out": "Breathe out", "rest": "Hold"}
@@ -155,8 +156,8 @@ def expand(
     voice: Voice | None = None,
 ) -> Plan:
     """The flat plan of a routine; every problem found is raised at once as a RoutineError."""
-    if not 0.25 <= pace <= 4.0:
-        raise UsageError(f"--pace must be between 0.25 and 4, not {pace:g}")
+    if not MIN_PACE <= pace <= MAX_PACE:
+        raise UsageError(f"--pace must be between {MIN_PACE:g} and {MAX_PACE:g}, not {pace:g}")
     params = apply_overrides(routine.params, overrides or {})
     chosen = voice or routine.voice
     roots = tuple(p.resolve() for p in search_path())
@@ -183,7 +184,7 @@ def expand(
 def estimate_speech_seconds(text: str, rate: float) -> float:
     """A spoken length from the word count at `rate` words per minute (used until audio exists)."""
     words = max(1, len(text.split()))
-    return round(words * 60.0 / rate + 0.4, 3)
+    return round(words * 60.0 / rate + 0.15, 3)
 
 
 def _fail(state: _Expansion, frame: _Frame, loc: Loc, message: str) -> None:
@@ -302,15 +303,18 @@ def _hold(state: _Expansion, frame: _Frame, step: Hold, loc: Loc) -> None:
     count = _count(state, frame, loc + ("countdown",), step.countdown, 0)
     if seconds is None or count is None:
         return
-    if count > min(10, int(seconds)):
-        _fail(state, frame, loc + ("countdown",), f"countdown: must be at most 10 and at most the hold ({seconds:g} s), not {count}")
+    written = seconds * state.pace
+    if count > min(10, int(written + 1e-9)):
+        _fail(state, frame, loc + ("countdown",), f"countdown: must be at most 10 and at most the hold ({written:g} s), not {count}")
         return
-    if seconds - count > 0:
-        _emit(state, frame, loc, Cue(CueKind.silence, "Hold", "", seconds=seconds - count, role="hold"))
+    # The countdown's seconds are paced like the rest, so the hold keeps its paced length.
+    beat = 1.0 / state.pace
+    if seconds - count * beat > 1e-9:
+        _emit(state, frame, loc, Cue(CueKind.silence, "Hold", "", seconds=seconds - count * beat, role="hold"))
     # Each number sits at the start of its own second, so the hold ends exactly on time.
     for number in range(count, 0, -1):
         _emit(state, frame, loc, Cue(CueKind.speech, COUNTDOWN_WORDS[number], "", role="countdown"))
-        _emit(state, frame, loc, Cue(CueKind.silence, "Hold", "", seconds=1.0, fill=True, role="countdown"))
+        _emit(state, frame, loc, Cue(CueKind.silence, "Hold", "", seconds=beat, fill=True, role="countdown"))
 
 
 def _breathe(state: _Expansion, frame: _Frame, step: Breathe, loc: Loc) -> None:
@@ -431,11 +435,12 @@ def parse_overrides(defaults: Mapping[str, object], pairs: Sequence[str]) -> dic
     return values
 
 
-def plan_for(spec: str, *, sets: Sequence[str] = (), pace: float = 1.0, voice: Voice | None = None) -> Plan:
-    """Load the routine named or pointed to by `spec` and expand it with `--set` pairs."""
+def plan_for(spec: str, *, sets: Sequence[str] = (), pace: float = 1.0, voice: Mapping[str, object] | None = None) -> Plan:
+    """Load the routine named or pointed to by `spec` and expand it with `--set` pairs and voice overrides."""
     from relax.library import resolve
 
     ref = resolve(spec)
     routine, source = load_routine(ref.path, display_path(ref.path))
     overrides = parse_overrides(routine.params, sets)
-    return expand(routine, source, ref.path, name=ref.name, overrides=overrides, pace=pace, voice=voice)
+    chosen = routine.voice.model_copy(update={k: v for k, v in (voice or {}).items() if v is not None})
+    return expand(routine, source, ref.path, name=ref.name, overrides=overrides, pace=pace, voice=chosen)

@@ -28,7 +28,7 @@ def timeline_text(timeline: Timeline) -> str:
         cue = timed.cue
         if cue.section != section:
             section = cue.section
-            lines += ["", f"## {section}" if section else "##"]
+            lines += ["", f"## {section}" if section else "## (no section)"]
         text = cue.text if cue.kind is not CueKind.bell else f"({cue.text} bell)"
         lines.append(f"{_clock(timed.start)}  {timed.duration:6.1f}s  {cue.kind.value:<7}  {text}")
     note = " (estimated from the speaking rate)" if timeline.estimated else ""

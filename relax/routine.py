@@ -219,7 +219,18 @@ def step_kind(value: Any) -> str | None:
 
 
 Step = Annotated[
-    Union[tuple(Annotated[model, Tag(kind)] for kind, model in STEP_KINDS.items())],  # type: ignore[valid-type]
+    Union[
+        Annotated[Repeat, Tag("repeat")],
+        Annotated[For, Tag("for")],
+        Annotated[Sides, Tag("sides")],
+        Annotated[Section, Tag("section")],
+        Annotated[Include, Tag("include")],
+        Annotated[Breathe, Tag("breathe")],
+        Annotated[Hold, Tag("hold")],
+        Annotated[Say, Tag("say")],
+        Annotated[Bell, Tag("bell")],
+        Annotated[Pause, Tag("pause")],
+    ],
     Discriminator(
         step_kind,
         custom_error_type="step_kind",

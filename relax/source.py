@@ -125,8 +125,8 @@ def parse_yaml(text: str, path: str) -> tuple[Any, SourceMap]:
     root = nodes[0]
     if not isinstance(root, yaml.MappingNode):
         kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
-        mark = _mark(root)
-        raise RoutineError([Problem(path, mark.line, mark.column, f"a routine must be a mapping of keys (title, steps, ...), not {kind}")])
+        at = _mark(root)
+        raise RoutineError([Problem(path, at.line, at.column, f"a routine must be a mapping of keys (title, steps, ...), not {kind}")])
     builder = _Builder(source)
     data = builder.build(root, ())
     if builder.problems:

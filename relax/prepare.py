@@ -1,0 +1,100 @@
+"""Making a plan's speech ready: which clips it needs, which are cached, synthesizing the rest."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from relax.cache import AudioCache, Clip
+from relax.plan import Cue, CueKind, Plan
+from relax.speech import SpeechError, SpeechSettings, speech_settings
+from relax.synthesis import Job, SynthesisPool
+from relax.timeline import Timeline, build_timeline
+
+
+@dataclass(frozen=True)
+class PrepareResult:
+    """What `relax prepare` did."""
+
+    synthesized: int
+    reused: int
+    seconds: float
+    clips: int
+    audio_seconds: float
+
+    def to_json(self) -> dict[str, float | int]:
+        return {"synthesized": self.synthesized, "reused": self.reused, "seconds": round(self.seconds, 3),
+                "clips": self.clips, "audio_seconds": round(self.audio_seconds, 3)}
+
+
+def speech_jobs(plan: Plan, settings: SpeechSettings) -> list[Job]:
+    """One job per distinct text, in order of first use (so the start of a session is ready first)."""
+    seen: dict[str, Job] = {}
+    for cue in plan.cues:
+        if cue.kind is CueKind.speech and cue.text not in seen:
+            seen[cue.text] = Job(cue.text, settings)
+    return list(seen.values())
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+def prepare(
+    plans: Sequence[tuple[Plan, SpeechSettings]],
+    cache: AudioCache,
+    *,
+    workers: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> PrepareResult:
+    """Synthesize every missing clip of `plans`; reports (done, total) to `on_progress`."""
+    started = time.perf_counter()
+    jobs: dict[str, Job] = {}
+    for plan, settings in plans:
+        for job in speech_jobs(plan, settings):
+            jobs.setdefault(job.key, job)
+    missing = [job for job in jobs.values() if cache.get(job.key, job.settings.sample_rate) is None]
+    done = len(jobs) - len(missing)
+    if on_progress:
+        on_progress(done, len(jobs))
+    if missing:
+        pool = SynthesisPool(cache, missing[0].settings.engine, min(workers or default_workers(), len(missing)))
+
+        def finished(_: Job) -> None:
+            nonlocal done
+            done += 1
+            if on_progress:
+                on_progress(done, len(jobs))
+
+        pool.run(missing, finished)
+    audio = 0.0
+    for job in jobs.values():
+        clip = cache.get(job.key, job.settings.sample_rate)
+        if clip is None:
+            raise SpeechError(f"the clip for {job.text!r} vanished from the cache at {cache.root}")
+        audio += clip.seconds
+    return PrepareResult(len(missing), len(jobs) - len(missing), time.perf_counter() - started, len(jobs), audio)
+
+
+def clip_for(cue: Cue, settings: SpeechSettings, cache: AudioCache) -> Clip:
+    """The cached clip of a speech cue (prepare first)."""
+    clip = cache.get(settings.key(cue.text), settings.sample_rate)
+    if clip is None:
+        raise SpeechError(f"no cached audio for {cue.text!r}; run relax prepare")
+    return clip
+
+
+def exact_timeline(plan: Plan, settings: SpeechSettings, cache: AudioCache, *, workers: int | None = None,
+                   on_progress: Callable[[int, int], None] | None = None) -> Timeline:
+    """The timeline with real clip lengths, synthesizing what is missing."""
+    prepare([(plan, settings)], cache, workers=workers, on_progress=on_progress)
+    lengths = {job.text: clip_for(Cue(CueKind.speech, job.text, ""), settings, cache).seconds
+               for job in speech_jobs(plan, settings)}
+    return build_timeline(plan, lambda cue: lengths[cue.text], estimated=False)
+
+
+def settings_for(plan: Plan) -> SpeechSettings:
+    """The resolved speech settings of a plan (its voice, language and pace)."""
+    return speech_settings(plan.voice, plan.language, plan.pace)

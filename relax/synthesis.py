@@ -1,0 +1,169 @@
+"""Synthesizing missing clips into the cache with worker processes, one engine each.
+
+espeak-ng is not thread-safe and initializes once per process, and pyttsx3 can hang in
+runAndWait, so every worker is a process the pool can kill and replace when a clip times out.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+
+from relax.cache import AudioCache, Clip
+from relax.speech import SpeechEngine, SpeechError, SpeechSettings, make_engine
+
+CLIP_TIMEOUT = 60.0
+"""Seconds one clip may take before its worker is killed (longest clips take ~2 s here)."""
+ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class Job:
+    """One clip to make."""
+
+    text: str
+    settings: SpeechSettings
+
+    @property
+    def key(self) -> str:
+        return self.settings.key(self.text)
+
+
+def _quiet() -> None:
+    # pyttsx3 prints "Audio saved to ..." and onnxruntime may log; the terminal is the parent's.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+
+
+def synthesize_into(engine: SpeechEngine, cache: AudioCache, job: Job) -> Clip:
+    """Speak one job into the cache; retries an empty result once."""
+    for _ in range(ATTEMPTS):
+        temp = cache.temp_path(job.key)
+        try:
+            engine.synthesize(job.text, job.settings, temp)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        clip = cache.commit(temp, job.key, job.settings.sample_rate)
+        if clip is not None:
+            return clip
+    raise SpeechError(f"{job.settings.engine} produced no audio for {job.text!r}")
+
+
+def _worker(connection: Connection, engine_name: str, cache_root: str) -> None:
+    _quiet()
+    cache = AudioCache(Path(cache_root))
+    engine: SpeechEngine | None = None
+    while True:
+        try:
+            job = connection.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        try:
+            if engine is None:
+                engine = make_engine(engine_name)
+            clip = synthesize_into(engine, cache, job)
+            connection.send(("ok", clip.frames))
+        except SpeechError as exc:
+            connection.send(("error", str(exc)))
+        except Exception as exc:  # an engine failure must reach the parent as a message
+            connection.send(("error", f"{engine_name} failed on {job.text!r}: {type(exc).__name__}: {exc}"))
+
+
+@dataclass
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    connection: Connection
+    job: Job | None = None
+    started: float = 0.0
+    attempts: int = 0
+
+
+class SynthesisPool:
+    """Worker processes that fill the cache with clips, earliest job first."""
+
+    def __init__(self, cache: AudioCache, engine: str, workers: int) -> None:
+        self.cache = cache
+        self.engine = engine
+        self.size = max(1, workers)
+        self.context = multiprocessing.get_context("fork")
+        self.workers: list[_Worker] = []
+
+    def _spawn(self) -> _Worker:
+        parent, child = self.context.Pipe()
+        process = self.context.Process(target=_worker, args=(child, self.engine, str(self.cache.root)), daemon=True)
+        process.start()
+        child.close()
+        return _Worker(process, parent)
+
+    def _kill(self, worker: _Worker) -> None:
+        worker.process.kill()
+        worker.process.join()
+        worker.connection.close()
+        self.workers.remove(worker)
+
+    def run(self, jobs: Sequence[Job], on_done: Callable[[Job], None] | None = None) -> None:
+        """Synthesize every job; raises SpeechError on the first one that cannot be made."""
+        pending = list(jobs)
+        retry: list[tuple[Job, int]] = []
+        try:
+            while pending or retry or any(w.job for w in self.workers):
+                while len(self.workers) < min(self.size, len(pending) + len(retry) + sum(1 for w in self.workers if w.job)):
+                    self.workers.append(self._spawn())
+                for worker in self.workers:
+                    if worker.job is None and (retry or pending):
+                        job, attempts = retry.pop(0) if retry else (pending.pop(0), 0)
+                        worker.job, worker.started, worker.attempts = job, time.monotonic(), attempts
+                        worker.connection.send(job)
+                busy = {w.connection: w for w in self.workers if w.job}
+                for connection in wait(list(busy), timeout=1.0):
+                    worker = busy[connection]  # type: ignore[index]
+                    try:
+                        status, detail = worker.connection.recv()
+                    except EOFError:
+                        status, detail = "died", f"the {self.engine} worker process died"
+                    finished, worker.job = worker.job, None
+                    if finished is None:
+                        continue
+                    if status == "ok":
+                        if on_done:
+                            on_done(finished)
+                    elif status == "died":
+                        self._kill(worker)
+                        self._again(finished, worker.attempts, retry, detail)
+                    else:
+                        raise SpeechError(str(detail))
+                now = time.monotonic()
+                for worker in [w for w in self.workers if w.job and now - w.started > CLIP_TIMEOUT]:
+                    stuck = worker.job
+                    self._kill(worker)
+                    if stuck is not None:
+                        self._again(stuck, worker.attempts, retry, f"{self.engine} hung for {CLIP_TIMEOUT:g} s")
+        finally:
+            self.close()
+
+    def _again(self, job: Job, attempts: int, retry: list[tuple[Job, int]], reason: str) -> None:
+        if attempts + 1 >= ATTEMPTS:
+            raise SpeechError(f"could not synthesize {job.text!r}: {reason}")
+        retry.append((job, attempts + 1))
+
+    def close(self) -> None:
+        for worker in list(self.workers):
+            try:
+                worker.connection.send(None)
+            except OSError:
+                pass
+            worker.process.join(timeout=2)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            worker.connection.close()
+        self.workers.clear()

@@ -1,0 +1,38 @@
+"""Every test gets its own HOME and relax folders, so a user's files are never touched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    for variable, folder in {
+        "HOME": home,
+        "XDG_CONFIG_HOME": home / ".config",
+        "XDG_CACHE_HOME": home / ".cache",
+        "XDG_DATA_HOME": home / ".local/share",
+        "RELAX_ROUTINES_DIR": home / "routines",
+        "RELAX_CACHE_DIR": home / "cache",
+        "RELAX_DATA_DIR": home / "data",
+    }.items():
+        monkeypatch.setenv(variable, str(folder))
+    return home
+
+
+@pytest.fixture
+def routine_file(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Write a routine into tmp_path and return its path."""
+
+    def write(text: str, name: str = "r.yaml") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import jsonschema
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from relax import __version__
+from relax.cli import cli
+from relax.library import builtin_dir
+
+Write = Callable[..., Path]
+BUILTINS = sorted(p.stem for p in builtin_dir().glob("*.yaml") if not p.stem.startswith("_"))
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+SMALL = """\
+title: Small
+safety: Go gently.
+params:
+  hold: 4s
+steps:
+  - section: Start
+    steps:
+      - say: Hello there.
+        pause: 2
+  - hold: "{hold}"
+    countdown: 2
+  - bell: chime
+"""
+
+
+def test_version() -> None:
+    assert run("--version") == (0, f"relax, version {__version__}\n", "")
+
+
+@pytest.mark.parametrize("command", [[], ["list"], ["show"], ["check"], ["schema"], ["new"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    code, out, _ = run(*command, "--help")
+    assert code == 0 and out.startswith("Usage: ")
+
+
+def test_show_prints_the_timeline(routine_file: Write, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = routine_file(SMALL)
+    monkeypatch.chdir(path.parent)
+    code, out, err = run("show", "r.yaml")
+    assert (code, err) == (0, "")
+    assert out == (
+        "Small\n=====\n\n! Go gently.\n\n## Start\n"
+        "  0:00.0     0.9s  speech   Hello there.\n"
+        "  0:00.9     2.0s  silence  Pause\n\n## (no section)\n"
+        "  0:03.0     2.0s  silence  Hold\n"
+        "  0:05.0     0.6s  speech   two\n"
+        "  0:05.5     0.4s  silence  Hold\n"
+        "  0:06.0     0.6s  speech   one\n"
+        "  0:06.5     0.4s  silence  Hold\n"
+        "  0:07.0     3.0s  bell     (chime bell)\n"
+        "\nTotal 0:10 in 8 cues (estimated from the speaking rate)\n"
+    )
+
+
+def test_show_json_shape_and_set(routine_file: Write) -> None:
+    code, out, _ = run("show", str(routine_file(SMALL)), "--json", "--set", "hold=10", "--pace", "0.5")
+    assert code == 0
+    data = json.loads(out)
+    assert (data["routine"], data["title"], data["estimated"], data["sections"]) == ("r", "Small", True, ["Start"])
+    assert set(data["cues"][0]) >= {"index", "section", "kind", "start", "duration", "text"}
+    holds = [c for c in data["cues"] if c["text"] == "Hold"]
+    assert round(sum(c["duration"] for c in holds) + 2 * data["cues"][3]["duration"], 3) == 20.0
+    assert data["duration"] == round(sum(c["duration"] for c in data["cues"]), 3)
+
+
+def test_check_reports_ok_and_errors_together(routine_file: Write, monkeypatch: pytest.MonkeyPatch) -> None:
+    good = routine_file(SMALL, "good.yaml")
+    routine_file("title: Bad\nsteps:\n  - hold: soon\n", "bad.yaml")
+    monkeypatch.chdir(good.parent)
+    code, out, err = run("check", "good.yaml", "bad.yaml")
+    assert code == 1
+    assert out == "OK good (0:10)\n"
+    assert err == "bad.yaml:3:11: hold: must be a number of seconds or a duration like 90s, 1m30s, 2m, not 'soon'\n"
+
+
+def test_unknown_routine_name() -> None:
+    code, out, err = run("show", "no-such-routine")
+    assert code == 1 and out == ""
+    assert err.startswith("Error: no routine named 'no-such-routine' (known: ")
+
+
+def test_debug_shows_the_traceback(routine_file: Write) -> None:
+    result = CliRunner().invoke(cli, ["--debug", "show", "nope-nope"])
+    assert result.exit_code == 1 and result.exc_info is not None
+    assert "no routine named" in str(result.exception)
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+def test_every_builtin_passes_check(name: str) -> None:
+    code, out, err = run("check", name)
+    assert (code, err) == (0, "")
+    assert out.startswith(f"OK {name} (")
+
+
+def test_builtins_exist_and_ship_as_package_data() -> None:
+    assert {"pmr", "pmr-short", "knee-twists", "cobra", "breathing", "back-pain-relief"} <= set(BUILTINS)
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+def test_builtins_validate_against_the_schema(name: str) -> None:
+    schema = json.loads(run("schema")[1])
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(yaml.safe_load((builtin_dir() / f"{name}.yaml").read_text()), schema)
+
+
+def test_schema_rejects_unknown_keys() -> None:
+    schema = json.loads(run("schema")[1])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"title": "x", "steps": [{"hold": 3, "count": 2}]}, schema)
+
+
+def test_list_shows_builtins_and_user_routines(isolated_home: Path) -> None:
+    user = isolated_home / "routines"
+    user.mkdir()
+    (user / "mine.yaml").write_text("title: Mine\nsteps: [{pause: 90}]\n")
+    (user / "broken.yaml").write_text("title: [\n")
+    code, out, _ = run("list")
+    assert code == 0
+    lines = out.splitlines()
+    assert "mine                    1:30  user      Mine" in lines
+    assert any(line.startswith("broken") and "error" in line for line in lines)
+    assert {line.split()[0] for line in lines} >= set(BUILTINS)
+    listed = json.loads(run("list", "--json")[1])
+    assert {row["name"]: row["origin"] for row in listed}["pmr"] == "built-in"
+
+
+def test_new_scaffolds_a_valid_routine_and_never_overwrites(isolated_home: Path) -> None:
+    code, out, _ = run("new", "evening-stretch")
+    target = isolated_home / "routines" / "evening-stretch.yaml"
+    assert code == 0 and out.startswith(f"Created {target}\n")
+    assert run("check", "evening-stretch")[:2] == (0, "OK evening-stretch (2:46)\n")
+    original = target.read_text()
+    code, _, err = run("new", "evening-stretch")
+    assert code == 1 and err == f"Error: {target}: already exists (choose another name or remove it first)\n"
+    assert target.read_text() == original
+    assert run("new", "../escape")[2] == "Error: '../escape' is not a routine name (letters, digits, - and _)\n"
+
+
+def test_new_into_a_given_folder(tmp_path: Path) -> None:
+    code, out, _ = run("new", "x", "--path", str(tmp_path))
+    assert code == 0 and (tmp_path / "x.yaml").is_file()
+    assert not list(tmp_path.glob(".*partial"))
