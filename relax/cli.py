@@ -49,11 +49,11 @@ set_option = click.option(
 def voice_options(command: Any) -> Any:
     """--engine, --voice, --rate, --volume, --cache-dir and --workers."""
     for option in reversed([
-        click.option("--engine", type=click.Choice([e.value for e in Engine]), help="Speech engine (default: the routine's, usually auto)."),
+        click.option("--engine", type=click.Choice([e.value for e in Engine]), help="Speech engine (default: the routine's)."),
         click.option("--voice", help="Voice name (see relax voices) or a Piper .onnx file."),
         click.option("--rate", type=int, help="Speaking rate in words per minute (80-400)."),
         click.option("--volume", type=float, help="Speech volume, 0.0 to 1.0."),
-        click.option("--cache-dir", type=click.Path(path_type=Path), help="Audio cache folder (default: RELAX_CACHE_DIR or the user cache)."),
+        click.option("--cache-dir", type=click.Path(path_type=Path), help="Audio cache folder (default: RELAX_CACHE_DIR)."),
         click.option("--workers", type=click.IntRange(1, 64), help="Synthesis processes (default: one per core)."),
     ]):
         command = option(command)
@@ -235,3 +235,7 @@ def new(name: str, path: Path | None) -> None:
     """Create a commented starter routine NAME to edit."""
     target = create_routine(name, path)
     click.echo(f"Created {target}\nEdit it, then: relax check {target}")
+
+
+if __name__ == "__main__":  # python -m relax.cli, used by tests that need a real process
+    cli()

@@ -8,6 +8,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from relax.duration import is_duration_text, parse_duration
 from relax.errors import Problem, RoutineError, UsageError
 from relax.library import SUFFIXES, find_by_name, search_path
@@ -26,6 +28,7 @@ from relax.routine import (
     Sides,
     Voice,
     breathing_phases,
+    describe_error,
     load_routine,
 )
 from relax.source import Loc, SourceMap, display_path
@@ -35,6 +38,7 @@ MAX_CUES = 10_000
 MAX_SECONDS = 24 * 3600.0
 MAX_INCLUDE_DEPTH = 8
 MIN_PACE, MAX_PACE = 0.5, 2.0
+SECTION_SEPARATOR = " / "
 BELL_SECONDS = {"bowl": 6.0, "chime": 3.0}
 COUNTDOWN_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 BREATH_WORDS = {"in": "Breathe in", "hold": "Hold", "out": "Breathe out", "rest": "Hold"}
@@ -279,12 +283,12 @@ def _step(state: _Expansion, frame: _Frame, step: Any, loc: Loc) -> None:
     elif isinstance(step, For):
         _for(state, frame, step, loc)
     elif isinstance(step, Sides):
-        for side, other in (step.sides, step.sides[::-1]):
-            inner = replace(frame, scope={**frame.scope, "side": side, "other_side": other})
-            _steps(state, inner, step.steps, loc + ("steps",))
+        _sides(state, frame, step, loc)
     elif isinstance(step, Section):
         title = _text(state, frame, loc + ("section",), step.section)
         if title is not None:
+            # Nested sections keep their parents' names, so every part stays findable.
+            title = f"{frame.section}{SECTION_SEPARATOR}{title}" if frame.section else title
             if title not in state.sections:
                 state.sections.append(title)
             _steps(state, replace(frame, section=title), step.steps, loc + ("steps",))
@@ -321,7 +325,12 @@ def _breathe(state: _Expansion, frame: _Frame, step: Breathe, loc: Loc) -> None:
     cycles = _count(state, frame, loc + ("cycles",), step.cycles, 1)
     if cycles is None:
         return
-    phases = breathing_phases(step.breathe)
+    pattern = _resolve(state, frame, loc + ("breathe",), step.breathe)
+    try:
+        phases = breathing_phases(str(pattern))
+    except ValueError as exc:
+        _fail(state, frame, loc + ("breathe",), f"breathe: {exc}")
+        return
     for _ in range(cycles):
         for phase, base in phases:
             seconds = base / state.pace
@@ -335,6 +344,23 @@ def _breathe(state: _Expansion, frame: _Frame, step: Breathe, loc: Loc) -> None:
                 _emit(state, frame, loc, Cue(CueKind.silence, words, "", seconds=seconds, role=role))
             else:
                 _emit(state, frame, loc, Cue(CueKind.silence, words, "", seconds=seconds, role=role))
+
+
+def _sides(state: _Expansion, frame: _Frame, step: Sides, loc: Loc) -> None:
+    where = loc + ("sides",)
+    names = _resolve(state, frame, where, step.sides)
+    if names is None:
+        return
+    if not isinstance(names, list) or len(names) != 2 or not all(isinstance(n, str) for n in names):
+        _fail(state, frame, where, f"sides: must be a list of two side names, not {names!r}")
+        return
+    rendered = [_text(state, frame, where, name) for name in names]
+    first, second = rendered
+    if first is None or second is None:
+        return
+    for side, other in ((first, second), (second, first)):
+        inner = replace(frame, scope={**frame.scope, "side": side, "other_side": other})
+        _steps(state, inner, step.steps, loc + ("steps",))
 
 
 def _for(state: _Expansion, frame: _Frame, step: For, loc: Loc) -> None:
@@ -442,5 +468,13 @@ def plan_for(spec: str, *, sets: Sequence[str] = (), pace: float = 1.0, voice: M
     ref = resolve(spec)
     routine, source = load_routine(ref.path, display_path(ref.path))
     overrides = parse_overrides(routine.params, sets)
-    chosen = routine.voice.model_copy(update={k: v for k, v in (voice or {}).items() if v is not None})
+    written = routine.voice.model_dump()
+    if written["voice"] and written["voice"].endswith(".onnx"):
+        written["voice"] = str(ref.path.parent / Path(written["voice"]).expanduser())  # relative to the routine
+    given = {k: v for k, v in (voice or {}).items() if v is not None}
+    try:
+        chosen = Voice.model_validate({**written, **given})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise UsageError(f"--{error['loc'][0]}: {describe_error(error)}") from None
     return expand(routine, source, ref.path, name=ref.name, overrides=overrides, pace=pace, voice=chosen)

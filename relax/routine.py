@@ -107,7 +107,7 @@ class Model(BaseModel):
 
 
 class Voice(Model):
-    """Default voice settings of a routine; each can be overridden on the command line."""
+    """Default voice settings of a routine; engine, voice, rate and volume can be overridden on the command line."""
 
     engine: Engine = Field(Engine.auto, description="auto, espeak or piper")
     voice: str | None = Field(None, description="engine voice name, or a Piper .onnx file")
@@ -146,6 +146,8 @@ class Breathe(Model):
     @field_validator("breathe")
     @classmethod
     def _pattern(cls, value: str) -> str:
+        if "{" in value:
+            return str(_template_or(breathing_phases, "a breathing pattern")(value))
         breathing_phases(value)
         return value
 
@@ -153,7 +155,7 @@ class Breathe(Model):
 class Bell(Model):
     """Strike a bell."""
 
-    bell: BellSound = BellSound.bowl
+    bell: Annotated[BellSound, BeforeValidator(lambda v: BellSound.bowl if v is None else v)] = BellSound.bowl
 
 
 class Repeat(Model):
@@ -167,7 +169,7 @@ class For(Model):
     """Do the nested steps once for each item of a list, naming the item."""
 
     for_: str = Field(alias="for", description="the name of the item in templates")
-    in_: list[str | dict[str, str | float]] | str = Field(alias="in", description="a list or {param}")
+    in_: ParamValue = Field(alias="in", description="a list or {param}")
     steps: list[Step] = Field(min_length=1)
 
     @field_validator("for_")
@@ -179,7 +181,21 @@ class For(Model):
 class Sides(Model):
     """Do the nested steps once per side, with `{side}` and `{other_side}` filled in."""
 
-    sides: list[str] = Field(default=["left", "right"], min_length=2, max_length=2)
+    sides: list[str] | str = Field(default=["left", "right"], description="two side names, or a {param} list of two")
+
+    @field_validator("sides", mode="before")
+    @classmethod
+    def _default(cls, value: object) -> object:
+        return ["left", "right"] if value is None else value
+
+    @field_validator("sides")
+    @classmethod
+    def _two(cls, value: list[str] | str) -> list[str] | str:
+        if isinstance(value, str):
+            return str(_template_or(lambda v: v, "a list of two side names")(value if "{" in value else "{" + "}"))
+        if len(value) != 2:
+            raise ValueError(f"must name exactly two sides, like [left, right], not {len(value)}")
+        return value
     steps: list[Step] = Field(min_length=1)
 
 
@@ -238,7 +254,27 @@ Step = Annotated[
     ),
 ]
 
-ParamValue = Union[bool, int, float, str, list[Union[str, dict[str, Union[str, float]]]]]
+
+def _param_value(value: object) -> object:
+    scalar = (bool, int, float, str)
+    if isinstance(value, scalar):
+        return value
+    if isinstance(value, list) and all(
+        isinstance(item, scalar) or (isinstance(item, dict) and all(isinstance(v, scalar) for v in item.values()))
+        for item in value
+    ):
+        return value
+    raise ValueError(f"must be a number, text, true/false, or a list of text or of mappings, not {value!r}")
+
+
+ParamValue = Annotated[
+    Union[bool, int, float, str, list[Union[str, float, dict[str, Union[str, float, bool]]]]],
+    BeforeValidator(_param_value),
+    WithJsonSchema({"anyOf": [
+        {"type": ["number", "string", "boolean"]},
+        {"type": "array", "items": {"type": ["string", "number", "object"]}},
+    ]}),
+]
 
 
 def _check_name(value: str) -> str:
@@ -261,13 +297,6 @@ class Routine(Model):
     voice: Voice = Field(default_factory=Voice)
     params: dict[str, ParamValue] = Field(default_factory=dict, description="names usable as {name}, with defaults")
     steps: list[Step] = Field(min_length=1)
-
-    @field_validator("params")
-    @classmethod
-    def _param_names(cls, value: dict[str, ParamValue]) -> dict[str, ParamValue]:
-        for name in value:
-            _check_name(name)
-        return value
 
 
 for _model in (Repeat, For, Sides, Section, Include, Routine):
@@ -307,7 +336,8 @@ _MESSAGES = {
 }
 
 
-def _describe(error: Any) -> str:
+def describe_error(error: Any) -> str:
+    """A pydantic error as a short user-facing phrase."""
     kind = error["type"]
     ctx = error.get("ctx", {})
     if kind in _MESSAGES:
@@ -356,7 +386,11 @@ def _problems(exc: ValidationError, data: Any, source: SourceMap) -> list[Proble
         if error["type"] == "extra_forbidden":
             key = str(loc[-1])
             parent = _lookup(data, loc[:-1])
-            message = f"{key}: unknown key" + _suggest(key, parent)
+            kind = step_kind(parent) if isinstance(parent, dict) else None
+            if kind and key in STEP_KINDS:
+                message = f"{key}: a step is one kind ('{kind}' here); put '{key}' in a step of its own"
+            else:
+                message = f"{key}: unknown key" + _suggest(key, parent)
             problems.append(source.problem(loc, message, at_key=True))
             continue
         # A union error is reported once per member type; one line per place is enough.
@@ -374,7 +408,7 @@ def _problems(exc: ValidationError, data: Any, source: SourceMap) -> list[Proble
             where = _field_name(loc[:-1])
             problems.append(source.problem(loc[:-1], f"{where}missing required key '{field}'"))
             continue
-        problems.append(source.problem(loc, f"{_field_name(loc)}{_describe(error)}"))
+        problems.append(source.problem(loc, f"{_field_name(loc)}{describe_error(error)}"))
     return problems
 
 
@@ -436,6 +470,11 @@ def validate_routine(data: Any, source: SourceMap) -> Routine:
     except ValidationError as exc:
         raise RoutineError(_problems(exc, data, source)) from None
     problems = _check_templates(routine, source)
+    for name in routine.params:
+        try:
+            _check_name(name)
+        except ValueError as exc:
+            problems.append(source.problem(("params", name), f"params: {exc}", at_key=True))
     if problems:
         raise RoutineError(problems)
     return routine

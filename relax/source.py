@@ -81,7 +81,9 @@ class _Builder:
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = self.build_scalar(key_node)
+                # Keys stay the text written: YAML 1.1 would read `on:` or `yes:` as true.
+                plain = isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:null"
+                key = key_node.value if plain else self.build_scalar(key_node)
                 if not isinstance(key, (str, int, float, bool)) or key is None:
                     self.problems.append(self.fail(key_node, "keys must be plain text"))
                     continue
@@ -118,7 +120,7 @@ def parse_yaml(text: str, path: str) -> tuple[Any, SourceMap]:
     except yaml.YAMLError as exc:
         raise RoutineError([Problem(path, 1, 1, f"invalid YAML: {exc}")]) from None
     if not nodes or nodes[0] is None:
-        raise RoutineError([Problem(path, 1, 1, "file is empty: a routine needs at least 'title' and 'steps'")])
+        raise RoutineError([Problem(path, 1, 1, "file is empty: a routine needs at least 'steps'")])
     if len(nodes) > 1:
         second = _mark(nodes[1])
         raise RoutineError([Problem(path, second.line, second.column, "only one YAML document per routine file")])
@@ -157,5 +159,5 @@ def read_text(path: Path, shown: str) -> str:
     if text.startswith("\ufeff"):
         text = text[1:]
     if not text.strip():
-        raise RoutineError([Problem(shown, 1, 1, "file is empty: a routine needs at least 'title' and 'steps'")])
+        raise RoutineError([Problem(shown, 1, 1, "file is empty: a routine needs at least 'steps'")])
     return text

@@ -186,14 +186,28 @@ class EspeakEngine:
 class PiperEngine:
     """Piper neural voices; each worker loads a voice model once."""
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         try:
-            from piper import PiperVoice, SynthesisConfig
+            from piper import SynthesisConfig
         except ImportError:
             raise SpeechError(f"the piper engine is not installed: {PIPER_INSTALL}") from None
-        self._load = PiperVoice.load
         self._config = SynthesisConfig
+        self._threads = threads
         self._voices: dict[str, Any] = {}
+
+    def _load(self, model: str) -> Any:
+        import onnxruntime
+        from piper import PiperConfig, PiperVoice
+
+        # Several workers each using every core would fight; the pool gives each its share.
+        options = onnxruntime.SessionOptions()
+        if self._threads:
+            options.intra_op_num_threads = self._threads
+            options.inter_op_num_threads = 1
+        with open(f"{model}.json", encoding="utf-8") as config:
+            settings = json.load(config)
+        session = onnxruntime.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+        return PiperVoice(session=session, config=PiperConfig.from_dict(settings))
 
     def synthesize(self, text: str, settings: SpeechSettings, target: Path) -> None:
         voice = self._voices.get(settings.voice)
@@ -212,9 +226,9 @@ class PiperEngine:
                 voice.synthesize_wav(text, writer, syn_config=config, set_wav_format=False)
 
 
-def make_engine(name: str) -> SpeechEngine:
-    """A fresh engine; call once per process."""
-    return EspeakEngine() if name == "espeak" else PiperEngine()
+def make_engine(name: str, threads: int | None = None) -> SpeechEngine:
+    """A fresh engine using up to `threads` cores; call once per process."""
+    return EspeakEngine() if name == "espeak" else PiperEngine(threads)
 
 
 def list_voices(engine: str | None = None) -> list[VoiceInfo]:

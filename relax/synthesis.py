@@ -56,7 +56,7 @@ def synthesize_into(engine: SpeechEngine, cache: AudioCache, job: Job) -> Clip:
     raise SpeechError(f"{job.settings.engine} produced no audio for {job.text!r}")
 
 
-def _worker(connection: Connection, engine_name: str, cache_root: str) -> None:
+def _worker(connection: Connection, engine_name: str, cache_root: str, threads: int) -> None:
     _quiet()
     cache = AudioCache(Path(cache_root))
     engine: SpeechEngine | None = None
@@ -69,7 +69,7 @@ def _worker(connection: Connection, engine_name: str, cache_root: str) -> None:
             return
         try:
             if engine is None:
-                engine = make_engine(engine_name)
+                engine = make_engine(engine_name, threads)
             clip = synthesize_into(engine, cache, job)
             connection.send(("ok", clip.frames))
         except SpeechError as exc:
@@ -94,12 +94,14 @@ class SynthesisPool:
         self.cache = cache
         self.engine = engine
         self.size = max(1, workers)
-        self.context = multiprocessing.get_context("fork")
+        # spawn, not fork: a forked child would inherit a parent's already started espeak, which hangs.
+        self.context = multiprocessing.get_context("spawn")
         self.workers: list[_Worker] = []
+        self.threads = max(1, (os.cpu_count() or 1) // self.size)
 
     def _spawn(self) -> _Worker:
         parent, child = self.context.Pipe()
-        process = self.context.Process(target=_worker, args=(child, self.engine, str(self.cache.root)), daemon=True)
+        process = self.context.Process(target=_worker, args=(child, self.engine, str(self.cache.root), self.threads), daemon=True)
         process.start()
         child.close()
         return _Worker(process, parent)

@@ -63,8 +63,13 @@ def lookup(placeholder: Placeholder, scope: Mapping[str, object]) -> object:
     return value[placeholder.field]
 
 
-def render(text: str, scope: Mapping[str, object]) -> str:
-    """`text` with every placeholder replaced by its value from `scope`."""
+MAX_NESTING = 4
+
+
+def render(text: str, scope: Mapping[str, object], depth: int = 0) -> str:
+    """`text` with every placeholder replaced by its value; a value's own placeholders are filled too."""
+    if depth > MAX_NESTING:
+        raise TemplateError(f"placeholders nest more than {MAX_NESTING} deep in {text!r} (a param that names itself?)")
     placeholders(text)  # validates the braces first
 
     def replace(match: re.Match[str]) -> str:
@@ -78,6 +83,8 @@ def render(text: str, scope: Mapping[str, object]) -> str:
             value = int(value)
         if isinstance(value, (dict, list)):
             raise TemplateError(f"'{{{inner}}}' is a {type(value).__name__}, not text")
+        if isinstance(value, str) and "{" in value:
+            return render(value, scope, depth + 1)
         return str(value)
 
     return _TOKEN.sub(replace, text)

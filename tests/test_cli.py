@@ -51,7 +51,7 @@ def test_every_command_has_help(command: list[str]) -> None:
 def test_show_prints_the_timeline(routine_file: Write, monkeypatch: pytest.MonkeyPatch) -> None:
     path = routine_file(SMALL)
     monkeypatch.chdir(path.parent)
-    code, out, err = run("show", "r.yaml")
+    code, out, err = run("show", "r.yaml", "--estimate")
     assert (code, err) == (0, "")
     assert out == (
         "Small\n=====\n\n! Go gently.\n\n## Start\n"
@@ -68,7 +68,7 @@ def test_show_prints_the_timeline(routine_file: Write, monkeypatch: pytest.Monke
 
 
 def test_show_json_shape_and_set(routine_file: Write) -> None:
-    code, out, _ = run("show", str(routine_file(SMALL)), "--json", "--set", "hold=10", "--pace", "0.5")
+    code, out, _ = run("show", str(routine_file(SMALL)), "--estimate", "--json", "--set", "hold=10", "--pace", "0.5")
     assert code == 0
     data = json.loads(out)
     assert (data["routine"], data["title"], data["estimated"], data["sections"]) == ("r", "Small", True, ["Start"])

@@ -1,0 +1,198 @@
+"""Real synthesis with espeak-ng and Piper into a real cache folder, and its faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from click.testing import CliRunner
+
+from relax.cache import AudioCache, inspect_wav, parse_size
+from relax.cli import cli
+from relax.plan import plan_for
+from relax.prepare import settings_for
+from relax.routine import Engine
+from relax.speech import PIPER_INSTALL, SAMPLE_RATE, EspeakEngine, SpeechError, SpeechSettings
+
+Write = Callable[..., Path]
+
+SHORT = """\
+title: Short
+steps:
+  - say: Breathe slowly.
+  - pause: 1
+  - say: Let your shoulders drop.
+  - hold: 3
+    countdown: 2
+"""
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def prepared(path: Path, *extra: str) -> dict[str, float]:
+    code, out, err = run("prepare", str(path), "--engine", "espeak", "--json", *extra)
+    assert (code, err) == (0, ""), err
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def entries(cache: Path) -> list[Path]:
+    return sorted(p for p in cache.glob("*/*.wav") if not p.name.startswith(".tmp-"))
+
+
+def test_espeak_writes_a_valid_clip(tmp_path: Path) -> None:
+    engine = EspeakEngine()
+    settings = SpeechSettings("espeak", "en-us", 150, 1.0, 50, "en", "test")
+    target = tmp_path / "clip.wav"
+    engine.synthesize("Let your jaw relax.", settings, target)
+    with wave.open(str(target)) as reader:
+        assert (reader.getnchannels(), reader.getsampwidth(), reader.getframerate()) == (1, 2, SAMPLE_RATE)
+        assert 0.6 < reader.getnframes() / SAMPLE_RATE < 3.0
+
+
+def test_espeak_rejects_an_unknown_voice(tmp_path: Path) -> None:
+    with pytest.raises(SpeechError, match="espeak has no voice 'no-such-voice'"):
+        EspeakEngine().synthesize("hi", SpeechSettings("espeak", "no-such-voice", 150, 1.0, 50, "en", "t"), tmp_path / "x.wav")
+
+
+def test_prepare_then_reuse_and_exact_show(routine_file: Write, isolated_home: Path) -> None:
+    path = routine_file(SHORT)
+    assert prepared(path)["synthesized"] == 4  # two sentences, "two", "one"
+    again = prepared(path)
+    assert (again["synthesized"], again["reused"]) == (0, 4)
+    code, out, _ = run("show", str(path), "--engine", "espeak", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["estimated"] is False
+    cache = AudioCache(isolated_home / "cache")
+    settings = settings_for(plan_for(str(path), voice={"engine": Engine.espeak}))
+    first = cache.get(settings.key("Breathe slowly."), SAMPLE_RATE)
+    assert first is not None and data["cues"][0]["duration"] == round(first.seconds, 3)
+    # the hold still ends exactly on time with real clip lengths
+    hold = [c for c in data["cues"] if c["text"] in ("Hold", "two", "one")]
+    assert round(sum(c["duration"] for c in hold), 6) == 3.0
+
+
+def test_editing_one_step_synthesizes_exactly_one_clip(routine_file: Write) -> None:
+    path = routine_file(SHORT)
+    prepared(path)
+    path.write_text(SHORT.replace("Let your shoulders drop.", "Let your shoulders soften."))
+    result = prepared(path)
+    assert (result["synthesized"], result["reused"]) == (1, 3)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "zero", "random"])
+def test_corrupt_entries_are_replaced(routine_file: Write, isolated_home: Path, damage: str) -> None:
+    path = routine_file(SHORT)
+    prepared(path)
+    victim = entries(isolated_home / "cache")[0]
+    good = victim.read_bytes()
+    victim.write_bytes({"truncate": good[: len(good) // 2], "zero": b"", "random": os.urandom(len(good))}[damage])
+    assert inspect_wav(victim, SAMPLE_RATE) is None
+    result = prepared(path)
+    assert (result["synthesized"], result["reused"]) == (1, 3)
+    assert all(inspect_wav(p, SAMPLE_RATE) for p in entries(isolated_home / "cache"))
+
+
+def _relax(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "relax.cli", *args]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_killed_prepare_leaves_nothing_servable(isolated_home: Path) -> None:
+    env = dict(os.environ)
+    process = _relax("prepare", "pmr", "--engine", "espeak", "--workers", "2", env=env)
+    cache = isolated_home / "cache"
+    deadline = time.monotonic() + 20
+    while len(entries(cache)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    for path in entries(cache):
+        assert inspect_wav(path, SAMPLE_RATE) is not None, path
+    finished = _relax("prepare", "pmr", "--engine", "espeak", "--json", env=env)
+    out, err = finished.communicate(timeout=120)
+    assert finished.returncode == 0, err
+    assert json.loads(out)["reused"] >= 3
+    assert all(inspect_wav(p, SAMPLE_RATE) for p in entries(cache))
+
+
+def test_two_prepares_share_one_cache(isolated_home: Path) -> None:
+    env = dict(os.environ)
+    first = _relax("prepare", "pmr-short", "--engine", "espeak", "--json", env=env)
+    second = _relax("prepare", "pmr-short", "--engine", "espeak", "--json", env=env)
+    results = [p.communicate(timeout=120) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], results
+    counts = [json.loads(out) for out, _ in results]
+    assert counts[0]["clips"] == counts[1]["clips"] == len(entries(isolated_home / "cache"))
+    assert all(inspect_wav(p, SAMPLE_RATE) for p in entries(isolated_home / "cache"))
+    assert not list((isolated_home / "cache").glob("*/.tmp-*"))
+
+
+def test_piper_synthesizes_with_the_bundled_voice(routine_file: Write) -> None:
+    path = routine_file("title: P\nsteps:\n  - say: Relax your shoulders.\n")
+    code, out, err = run("show", str(path), "--engine", "piper", "--json")
+    assert (code, err) == (0, "")
+    cue = json.loads(out)["cues"][0]
+    assert 0.8 < cue["duration"] < 3.0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--engine", "espeak", "--voice", "no-such-voice"],
+         "Error: espeak has no voice 'no-such-voice' (see relax voices --engine espeak)\n"),
+        (["--engine", "espeak", "--rate", "1000"], "Error: --rate: must be at most 400\n"),
+        (["--engine", "espeak", "--volume", "3"], "Error: --volume: must be at most 1.0\n"),
+        (["--engine", "piper", "--voice", "/nowhere/x.onnx"],
+         "Error: piper voice '/nowhere/x.onnx' is not a .onnx voice file (see relax voices --engine piper)\n"),
+    ],
+)
+def test_bad_voice_settings_give_one_line(routine_file: Write, args: list[str], message: str) -> None:
+    code, out, err = run("prepare", str(routine_file(SHORT)), *args)
+    assert (code, out, err) == (1, "", message)
+
+
+def test_missing_piper_engine_gives_one_line(routine_file: Write) -> None:
+    # Uninstalling piper for real would break the suite's venv; a failing import is the same fault.
+    path = routine_file(SHORT)
+    code = "import sys; sys.modules['piper'] = None; from relax.cli import cli; cli()"
+    result = subprocess.run([sys.executable, "-c", code, "prepare", str(path), "--engine", "piper"], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr == f"Error: the piper engine is not installed: {PIPER_INSTALL}\n"
+
+
+def test_voices_lists_both_engines() -> None:
+    code, out, _ = run("voices", "--json")
+    listed = json.loads(out)
+    assert code == 0
+    assert any(v["engine"] == "espeak" and v["id"] == "gmw/en-us" for v in listed)
+    assert any(v["engine"] == "piper" and v["id"].endswith("en_US-joe-medium.onnx") for v in listed)
+
+
+def test_cache_info_prune_clear(routine_file: Write, isolated_home: Path) -> None:
+    prepared(routine_file(SHORT))
+    code, out, _ = run("cache", "info", "--json")
+    info = json.loads(out)
+    assert code == 0 and info["entries"] == 4 and info["folder"] == str(isolated_home / "cache")
+    oldest = entries(isolated_home / "cache")[0]
+    os.utime(oldest, (1, 1))
+    code, out, _ = run("cache", "prune", "--max-size", str(info["bytes"] - 1))
+    assert code == 0 and out.startswith("Removed 1 clips")
+    assert not oldest.exists()
+    assert run("cache", "clear") == (0, "Removed 3 clips\n", "")
+    assert json.loads(run("cache", "info", "--json")[1])["entries"] == 0
+    assert run("cache", "prune", "--max-size", "lots")[2] == "Error: --max-size: 'lots' is not a size like 200M or 1G\n"
+
+
+def test_parse_size() -> None:
+    assert [parse_size(s) for s in ("200M", "1G", "512k", "10", "1.5MiB")] == [200 * 2**20, 2**30, 512 * 1024, 10, int(1.5 * 2**20)]
