@@ -7,9 +7,9 @@ PYTHON ?= python3
 ROUTINE ?= back-pain-relief
 # NEURAL=0 skips the optional Piper voice (GPL-3.0-or-later).
 NEURAL ?= 1
-EXTRAS := test$(if $(filter 1,$(NEURAL)),$(COMMA)neural)
 COMMA := ,
-SYSTEM_PACKAGES := espeak-ng libespeak-ng1 pulseaudio pulseaudio-utils libasound2-plugins ffmpeg
+EXTRAS := test$(if $(filter 1,$(NEURAL)),$(COMMA)neural)
+SYSTEM_PACKAGES := espeak-ng libespeak-ng1 pulseaudio pulseaudio-utils libasound2-plugins libasound2-dev gcc ffmpeg
 export RELAX_CACHE_DIR ?= $(CURDIR)/audio_cache
 
 .PHONY: install run test system lint typecheck bench clean
@@ -29,7 +29,7 @@ system:
 	  fi; \
 	fi
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'

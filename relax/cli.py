@@ -17,7 +17,12 @@ from relax.library import available, create_routine
 from relax.paths import cache_dir
 from relax.plan import Plan, plan_for
 from relax.prepare import exact_timeline, prepare, settings_for
+from relax.clips import ClipStore
+from relax.player import PlayerKind
+from relax.render import render_wav
 from relax.report import list_rows, timeline_text
+from relax.session import play_session
+from relax.stream import SessionLayout
 from relax.routine import Engine, routine_json_schema
 from relax.speech import list_voices
 from relax.timeline import build_timeline
@@ -135,6 +140,50 @@ def show(routine: str, sets: tuple[str, ...], pace: float, engine: str | None, v
         _echo_json(timeline.to_json())
     else:
         click.echo(timeline_text(timeline))
+
+
+@cli.command()
+@click.argument("routine")
+@set_option
+@pace_option
+@voice_options
+@click.option("--player", type=click.Choice([p.value for p in PlayerKind]), envvar="RELAX_PLAYER", default="miniaudio",
+              show_default=True, help="Audio backend (or RELAX_PLAYER).")
+@click.option("--no-audio", is_flag=True, help="Guide in text only, in real time.")
+@click.option("--start-at", metavar="SECTION", help="Begin at this section.")
+@click.pass_context
+def play(ctx: click.Context, routine: str, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None,
+         rate: int | None, volume: float | None, cache_dir: Path | None, workers: int | None, player: str,
+         no_audio: bool, start_at: str | None) -> None:
+    """Guide a session of ROUTINE: speech, timed holds and bells, with keys to pause and skip."""
+    plan = plan_for(routine, sets=sets, pace=pace, voice=_voice(engine, voice, rate, volume))
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    try:
+        summary = play_session(plan, settings_for(plan), _cache(cache_dir), player=None if no_audio else PlayerKind(player),
+                               start_at=start_at, interactive=interactive, workers=workers)
+    except KeyboardInterrupt:
+        click.echo("Stopped before the session began.")
+        ctx.exit(130)
+    click.echo(summary.line())
+    if summary.interrupted:
+        ctx.exit(130)
+
+
+@cli.command()
+@click.argument("routine")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The .wav file to write.")
+@set_option
+@pace_option
+@voice_options
+def render(routine: str, output: Path, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None,
+           rate: int | None, volume: float | None, cache_dir: Path | None, workers: int | None) -> None:
+    """Write a session of ROUTINE to a WAV file: the same audio as `relax play`."""
+    plan = plan_for(routine, sets=sets, pace=pace, voice=_voice(engine, voice, rate, volume))
+    settings = settings_for(plan)
+    store = ClipStore(_cache(cache_dir), settings)
+    prepare([(plan, settings)], store.cache, workers=workers, on_progress=_progress("Synthesizing"))
+    result = render_wav(SessionLayout(plan, store, settings.sample_rate), output)
+    click.echo(f"Wrote {result.path} ({format_duration(result.seconds)}, {format_size(result.bytes)})")
 
 
 @cli.command("prepare")

@@ -1,0 +1,98 @@
+"""Speech samples for the stream: from the cache, synthesizing in the background what is missing."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from relax.cache import AudioCache
+from relax.errors import RelaxError
+from relax.plan import Plan
+from relax.prepare import default_workers, speech_jobs
+from relax.speech import SpeechError, SpeechSettings
+from relax.stream import Samples
+from relax.synthesis import Job, SynthesisPool
+
+
+class ClipStore:
+    """Clips of one voice, loaded from the cache once and kept in memory for the session."""
+
+    def __init__(self, cache: AudioCache, settings: SpeechSettings) -> None:
+        self.cache = cache
+        self.settings = settings
+        self._loaded: dict[str, Samples] = {}
+
+    def load(self, text: str) -> Samples | None:
+        if text in self._loaded:
+            return self._loaded[text]
+        clip = self.cache.get(self.settings.key(text), self.settings.sample_rate)
+        if clip is None:
+            return None
+        samples = np.frombuffer(clip.pcm(), dtype=np.int16)
+        self._loaded[text] = samples
+        return samples
+
+    def samples(self, text: str) -> Samples:
+        found = self.load(text)
+        if found is None:
+            raise SpeechError(f"no cached audio for {text!r}; run relax prepare")
+        return found
+
+
+class BackgroundClips(ClipStore):
+    """A ClipStore whose missing clips are synthesized by worker processes, earliest cue first."""
+
+    def __init__(self, cache: AudioCache, settings: SpeechSettings, plan: Plan, workers: int | None = None) -> None:
+        super().__init__(cache, settings)
+        self.missing = [job for job in speech_jobs(plan, settings) if self.load(job.text) is None]
+        self.error: RelaxError | None = None
+        self._ready = threading.Condition()
+        self._done: set[str] = set()
+        self._finished = not self.missing
+        self._pool = SynthesisPool(cache, settings.engine, min(workers or default_workers(), max(1, len(self.missing))))
+        self._thread = threading.Thread(target=self._run, name="relax-synthesis", daemon=True)
+        if self.missing:
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._pool.run(self.missing, self._finished_job)
+        except RelaxError as exc:
+            self.error = exc
+        except Exception as exc:  # the audio must not hang on a failure it never hears of
+            self.error = SpeechError(f"speech synthesis failed: {exc}")
+        with self._ready:
+            self._finished = True
+            self._ready.notify_all()
+
+    def _finished_job(self, job: Job) -> None:
+        with self._ready:
+            self._done.add(job.text)
+            self._ready.notify_all()
+
+    def samples(self, text: str) -> Samples:
+        found = self.load(text)
+        while found is None:
+            with self._ready:
+                if self.error:
+                    raise self.error
+                if self._finished and text not in self._done:
+                    break
+                if text not in self._done:
+                    self._ready.wait(0.5)
+            found = self.load(text)
+        if found is None:
+            raise SpeechError(f"no audio for {text!r}")
+        return found
+
+    @property
+    def pending(self) -> int:
+        """Clips still being synthesized."""
+        with self._ready:
+            return 0 if self._finished else len(self.missing) - len(self._done)
+
+    def close(self) -> None:
+        """Stop the workers once synthesis is over (daemon workers die with the process otherwise)."""
+        if not self._thread.is_alive():
+            self._pool.close()

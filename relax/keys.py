@@ -1,0 +1,67 @@
+"""Single key presses from a terminal, without echo or Enter, restored on exit."""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import termios
+import tty
+from enum import Enum
+from types import TracebackType
+from typing import Any
+
+
+class Key(str, Enum):
+    """What a key press asks for."""
+
+    pause = "pause"
+    next = "next"
+    back = "back"
+    section = "section"
+    louder = "louder"
+    softer = "softer"
+    quit = "quit"
+
+
+_KEYS = {
+    " ": Key.pause, "p": Key.pause,
+    "n": Key.next, "\x1b[C": Key.next,
+    "b": Key.back, "\x1b[D": Key.back,
+    "s": Key.section,
+    "+": Key.louder, "=": Key.louder, "\x1b[A": Key.louder,
+    "-": Key.softer, "_": Key.softer, "\x1b[B": Key.softer,
+    "q": Key.quit, "\x1b": Key.quit,
+}
+
+
+class KeyReader:
+    """Reads keys from a terminal in cbreak mode; `read` never blocks longer than asked."""
+
+    def __init__(self, fd: int | None = None) -> None:
+        self.fd = sys.stdin.fileno() if fd is None else fd
+        self._saved: Any = None
+
+    def __enter__(self) -> KeyReader:
+        self._saved = termios.tcgetattr(self.fd)
+        tty.setcbreak(self.fd)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        if self._saved is not None:
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
+
+    def read(self, timeout: float) -> list[Key]:
+        """Keys pressed within `timeout` seconds (arrow keys arrive as escape sequences)."""
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return []
+        data = os.read(self.fd, 64).decode("utf-8", "ignore")
+        keys: list[Key] = []
+        while data:
+            sequence = data[:3] if data.startswith("\x1b[") else data[0]
+            data = data[len(sequence):]
+            key = _KEYS.get(sequence.lower() if len(sequence) == 1 else sequence)
+            if key:
+                keys.append(key)
+        return keys

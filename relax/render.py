@@ -1,0 +1,60 @@
+"""Rendering a session into an audio file from the same stream the player plays."""
+
+from __future__ import annotations
+
+import os
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from relax.errors import RelaxError
+from relax.stream import SessionLayout, SessionStream
+
+BLOCK_SECONDS = 10
+
+
+class RenderError(RelaxError):
+    """The output file cannot be written."""
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """What `relax render` wrote."""
+
+    path: Path
+    seconds: float
+    bytes: int
+
+
+def render_wav(layout: SessionLayout, target: Path, on_progress: Callable[[int, int], None] | None = None) -> RenderResult:
+    """Write the whole session as a mono 16-bit WAV; the file appears complete or not at all."""
+    if target.suffix.lower() != ".wav":
+        raise RenderError(f"{target}: only .wav files can be rendered (name the file something.wav)")
+    if target.is_dir():
+        raise RenderError(f"{target}: is a folder")
+    total = layout.total_frames()
+    stream = SessionStream(layout)
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    block = BLOCK_SECONDS * layout.rate
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with wave.open(str(partial), "wb") as writer:
+            writer.setnchannels(1)
+            writer.setsampwidth(2)
+            writer.setframerate(layout.rate)
+            written = 0
+            while written < total:
+                frames = min(block, total - written)
+                writer.writeframes(stream.read(frames).tobytes())
+                written += frames
+                if on_progress:
+                    on_progress(written, total)
+        os.replace(partial, target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise RenderError(f"{target}: cannot write ({exc.strerror})") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return RenderResult(target, total / layout.rate, target.stat().st_size)
