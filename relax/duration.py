@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0}
@@ -16,6 +17,8 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"must be {DURATION_HELP}, not {value!r}")
     if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise ValueError(f"must be {DURATION_HELP}, not {value!r}")
         return float(value)
     if isinstance(value, str):
         text = value.strip().lower()

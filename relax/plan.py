@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -35,6 +36,8 @@ from relax.source import Loc, SourceMap, display_path
 from relax.template import TemplateError, lookup, render, whole_placeholder
 
 MAX_CUES = 10_000
+MAX_STEPS = 200_000
+"""Steps expanded, cues or not: `repeat` around an empty loop must still end."""
 MAX_SECONDS = 24 * 3600.0
 MAX_INCLUDE_DEPTH = 8
 MIN_PACE, MAX_PACE = 0.5, 2.0
@@ -102,6 +105,7 @@ class _Expansion:
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
     roots: tuple[Path, ...] = ()
+    steps: int = 0
 
 
 class _Abort(Exception):
@@ -115,7 +119,7 @@ def check_param(name: str, default: object, value: object) -> object:
             raise ValueError(f"'{name}' must be true or false, like its default, not {value!r}")
         return value
     if isinstance(default, (int, float)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ValueError(f"'{name}' must be a number, like its default {default!r}, not {value!r}")
         return value
     if isinstance(default, str) and is_duration_text(default):
@@ -191,8 +195,8 @@ def estimate_speech_seconds(text: str, rate: float) -> float:
     return round(words * 60.0 / rate + 0.15, 3)
 
 
-def _fail(state: _Expansion, frame: _Frame, loc: Loc, message: str) -> None:
-    state.problems.append(frame.source.problem(loc, message))
+def _fail(state: _Expansion, frame: _Frame, loc: Loc, message: str, *, at_key: bool = False) -> None:
+    state.problems.append(frame.source.problem(loc, message, at_key=at_key))
 
 
 def _emit(state: _Expansion, frame: _Frame, loc: Loc, cue: Cue) -> None:
@@ -250,7 +254,8 @@ def _count(state: _Expansion, frame: _Frame, loc: Loc, value: object, minimum: i
     resolved = _resolve(state, frame, loc, value)
     if resolved is None:
         return None
-    if isinstance(resolved, bool) or not isinstance(resolved, (int, float)) or resolved != int(resolved) or resolved < minimum:
+    if (isinstance(resolved, bool) or not isinstance(resolved, (int, float)) or not math.isfinite(resolved)
+            or resolved != int(resolved) or resolved < minimum):
         _fail(state, frame, loc, f"{loc[-1]}: must be a whole number of at least {minimum}, not {resolved!r}")
         return None
     return int(resolved)
@@ -262,6 +267,10 @@ def _steps(state: _Expansion, frame: _Frame, steps: Sequence[Any], loc: Loc) -> 
 
 
 def _step(state: _Expansion, frame: _Frame, step: Any, loc: Loc) -> None:
+    state.steps += 1
+    if state.steps > MAX_STEPS:
+        _fail(state, frame, loc, f"the session takes more than {MAX_STEPS:,} steps to expand")
+        raise _Abort
     if isinstance(step, Say):
         text = _text(state, frame, loc + ("say",), step.say)
         if text is not None:
@@ -422,7 +431,7 @@ def _include(state: _Expansion, frame: _Frame, step: Include, loc: Loc) -> None:
         at = loc + ("with", name)
         if name not in routine.params:
             known = ", ".join(sorted(routine.params)) or "none"
-            _fail(state, frame, at, f"with: {target.name} has no param '{name}' (params: {known})")
+            _fail(state, frame, at, f"with: {target.name} has no param '{name}' (params: {known})", at_key=True)
             continue
         if isinstance(value, str) and "{" in value:
             resolved = _resolve(state, frame, at, value) if whole_placeholder(value) else _text(state, frame, at, value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from enum import Enum
 from pathlib import Path
@@ -54,7 +55,7 @@ def _positive_duration(value: object) -> float:
 
 
 def _whole_number(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value != int(value):
         raise ValueError(f"must be a whole number, not {value!r}")
     return int(value)
 
@@ -192,7 +193,9 @@ class Sides(Model):
     @classmethod
     def _two(cls, value: list[str] | str) -> list[str] | str:
         if isinstance(value, str):
-            return str(_template_or(lambda v: v, "a list of two side names")(value if "{" in value else "{" + "}"))
+            if whole_placeholder(value) is None:
+                raise ValueError(f"must be a list of two side names, like [left, right], or a single {{param}}, not {value!r}")
+            return value.strip()
         if len(value) != 2:
             raise ValueError(f"must name exactly two sides, like [left, right], not {len(value)}")
         return value
@@ -308,15 +311,14 @@ def breathing_phases(pattern: str) -> list[tuple[str, float]]:
     text = pattern.strip().lower()
     box = re.fullmatch(r"box\s+(\d+(?:\.\d+)?)", text)
     parts = [box.group(1)] * 4 if box else re.split(r"\s*-\s*", text)
-    try:
-        seconds = [float(p) for p in parts]
-    except ValueError:
-        raise ValueError(f"'{pattern}' is not a breathing pattern (like 4-7-8, 4-6 or box 4)") from None
+    if not all(re.fullmatch(r"\d+(?:\.\d+)?", part) for part in parts):
+        raise ValueError(f"'{pattern}' is not a breathing pattern (like 4-7-8, 4-6 or box 4)")
+    seconds = [float(p) for p in parts]
     names = {2: ["in", "out"], 3: ["in", "hold", "out"], 4: ["in", "hold", "out", "rest"]}.get(len(seconds))
     if names is None:
         raise ValueError(f"'{pattern}' needs 2 to 4 phases (in-out, in-hold-out, in-hold-out-hold)")
-    if any(s <= 0 or s > 60 for s in seconds):
-        raise ValueError(f"'{pattern}': each phase must be between 0 and 60 seconds")
+    if not all(0 < s <= 60 for s in seconds):
+        raise ValueError(f"'{pattern}': each phase must be more than 0 and at most 60 seconds")
     return list(zip(names, seconds))
 
 
@@ -405,7 +407,9 @@ def _problems(exc: ValidationError, data: Any, source: SourceMap) -> list[Proble
             continue
         if error["type"] == "missing":
             field = str(loc[-1])
-            where = _field_name(loc[:-1])
+            step = _lookup(data, loc[:-1])
+            kind = step_kind(step) if isinstance(step, dict) and len(loc) >= 2 and isinstance(loc[-2], int) else None
+            where = f"{kind}: " if kind else _field_name(loc[:-1])
             problems.append(source.problem(loc[:-1], f"{where}missing required key '{field}'"))
             continue
         problems.append(source.problem(loc, f"{_field_name(loc)}{describe_error(error)}"))
@@ -426,12 +430,16 @@ def _lookup(data: Any, loc: Loc) -> Any:
     return data
 
 
+def _keys(model: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
 def _suggest(key: str, parent: Any) -> str:
     kind = step_kind(parent) if isinstance(parent, dict) else None
     if kind:
-        allowed = list(STEP_KINDS[kind].model_json_schema(by_alias=True)["properties"])
+        allowed = _keys(STEP_KINDS[kind])
     elif isinstance(parent, dict) and "steps" in parent and "title" in parent:
-        allowed = list(Routine.model_json_schema(by_alias=True)["properties"])
+        allowed = _keys(Routine)
     else:
         allowed = list(STEP_KINDS) + list(Routine.model_fields) + list(Voice.model_fields) + ["countdown", "cycles", "cues", "with", "in"]
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)

@@ -13,6 +13,8 @@ from relax.errors import Problem, RoutineError
 MAX_FILE_BYTES = 1_000_000
 # A small routine has a few hundred nodes; anything past this is an alias bomb.
 MAX_NODES = 100_000
+MAX_DEPTH = 64
+_PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 Loc = tuple[str | int, ...]
 
@@ -68,16 +70,40 @@ class _Builder:
         self.count = 0
         self.problems: list[Problem] = []
         self.constructor = yaml.SafeLoader("")
+        self.seen: set[int] = set()
+        # Where the walk is in the file: the key (or sequence) through which each node was reached.
+        self.trail: list[tuple[yaml.Node, yaml.Node]] = []
 
     def fail(self, node: yaml.Node, message: str) -> Problem:
         mark = _mark(node)
         return Problem(self.source.path, mark.line, mark.column, message)
 
-    def build(self, node: yaml.Node, loc: Loc) -> Any:
+    def _bomb(self, node: yaml.Node) -> Problem:
+        # Aliases share their anchor's node, so point at the first place that reuses a node.
+        for via, reached in self.trail:
+            if id(reached) in self.seen and reached is not via:
+                return self.fail(via, f"document expands to more than {MAX_NODES:,} values (an alias bomb?)")
+        return self.fail(node, f"document expands to more than {MAX_NODES:,} values (an alias bomb?)")
+
+    def build(self, node: yaml.Node, loc: Loc, via: yaml.Node | None = None) -> Any:
         self.count += 1
-        if self.count > MAX_NODES:
-            raise RoutineError([self.fail(node, f"document expands to more than {MAX_NODES} values (too many aliases?)")])
+        self.trail.append((via or node, node))
+        try:
+            if self.count > MAX_NODES:
+                raise RoutineError([self._bomb(node)])
+            if len(self.trail) > 2 * MAX_DEPTH:  # aliases can nest what the scan saw
+                raise RoutineError([self.fail(node, f"nested more than {MAX_DEPTH} levels deep")])
+            result = self._build(node, loc)
+            self.seen.add(id(node))
+            return result
+        finally:
+            self.trail.pop()
+
+    def _build(self, node: yaml.Node, loc: Loc) -> Any:
         self.source.values.setdefault(loc, _mark(node))
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+            self.problems.append(self.fail(node, f"unsupported YAML tag '{node.tag}'"))
+            return None
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -91,10 +117,10 @@ class _Builder:
                     self.problems.append(self.fail(key_node, f"{key}: duplicate key"))
                     continue
                 self.source.keys.setdefault(loc + (str(key),), _mark(key_node))
-                result[key] = self.build(value_node, loc + (str(key),))
+                result[key] = self.build(value_node, loc + (str(key),), key_node)
             return result
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, loc + (i,)) for i, item in enumerate(node.value)]
+            return [self.build(item, loc + (i,), node) for i, item in enumerate(node.value)]
         return self.build_scalar(node)
 
     def build_scalar(self, node: yaml.Node) -> Any:
@@ -103,27 +129,55 @@ class _Builder:
             return None
         try:
             return self.constructor.construct_object(node, deep=True)
-        except yaml.constructor.ConstructorError as exc:
-            self.problems.append(self.fail(node, f"unsupported YAML value ({exc.problem})"))
+        except yaml.constructor.ConstructorError:
+            self.problems.append(self.fail(node, f"unsupported YAML tag '{node.tag}'"))
             return None
+
+
+def _event_problem(path: str, event: yaml.Event, message: str) -> Problem:
+    mark = event.start_mark
+    return Problem(path, mark.line + 1, mark.column + 1, message) if mark else Problem(path, 1, 1, message)
+
+
+def _scan(text: str, path: str) -> None:
+    """Check the event stream before composing: one document, and nesting libyaml's recursive
+    composer survives (100,000 nested lists crash it)."""
+    depth = 0
+    documents = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            if documents == 2:
+                raise RoutineError([_event_problem(path, event, "only one YAML document per routine file")])
+        elif isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise RoutineError([_event_problem(path, event, f"nested more than {MAX_DEPTH} levels deep")])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _yaml_problem(text: str, exc: yaml.MarkedYAMLError) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
+        return "a tab character: indent with spaces, not tabs"
+    return str(exc.problem or exc.context or "cannot be read")
 
 
 def parse_yaml(text: str, path: str) -> tuple[Any, SourceMap]:
     """Parse YAML text into plain values and a SourceMap; every problem is a RoutineError."""
     source = SourceMap(path)
     try:
+        _scan(text, path)
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise RoutineError([Problem(path, line, col, f"invalid YAML: {exc.problem or exc.context}")]) from None
+        raise RoutineError([Problem(path, line, col, f"invalid YAML: {_yaml_problem(text, exc)}")]) from None
     except yaml.YAMLError as exc:
         raise RoutineError([Problem(path, 1, 1, f"invalid YAML: {exc}")]) from None
     if not nodes or nodes[0] is None:
         raise RoutineError([Problem(path, 1, 1, "file is empty: a routine needs at least 'steps'")])
-    if len(nodes) > 1:
-        second = _mark(nodes[1])
-        raise RoutineError([Problem(path, second.line, second.column, "only one YAML document per routine file")])
     root = nodes[0]
     if not isinstance(root, yaml.MappingNode):
         kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
@@ -154,7 +208,8 @@ def read_text(path: Path, shown: str) -> str:
     except UnicodeDecodeError as exc:
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
-        column = len(before) - (before.rfind(b"\n") + 1) + 1
+        # Columns count characters, like every other location, not bytes.
+        column = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
         raise RoutineError([Problem(shown, line, column, f"not UTF-8 text (byte 0x{raw[exc.start]:02x})")]) from None
     if text.startswith("\ufeff"):
         text = text[1:]

@@ -20,6 +20,10 @@ from relax.speech import SpeechEngine, SpeechError, SpeechSettings, make_engine
 CLIP_TIMEOUT = 60.0
 """Seconds one clip may take before its worker is killed (longest clips take ~2 s here)."""
 ATTEMPTS = 2
+"""Tries per clip when a worker hangs or dies."""
+EMPTY_ATTEMPTS = 3
+"""Tries per clip when the engine returns without audio: pyttsx3's espeak driver drops a clip's
+audio about once in 60 clips when several run at once (a race in its callback thread)."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +46,8 @@ def _quiet() -> None:
 
 
 def synthesize_into(engine: SpeechEngine, cache: AudioCache, job: Job) -> Clip:
-    """Speak one job into the cache; retries an empty result once."""
-    for _ in range(ATTEMPTS):
+    """Speak one job into the cache; an empty result is tried again."""
+    for _ in range(EMPTY_ATTEMPTS):
         temp = cache.temp_path(job.key)
         try:
             engine.synthesize(job.text, job.settings, temp)

@@ -196,3 +196,24 @@ def test_cache_info_prune_clear(routine_file: Write, isolated_home: Path) -> Non
 
 def test_parse_size() -> None:
     assert [parse_size(s) for s in ("200M", "1G", "512k", "10", "1.5MiB")] == [200 * 2**20, 2**30, 512 * 1024, 10, int(1.5 * 2**20)]
+
+
+class SilentEngine:
+    """An engine that returns without writing audio: pyttsx3's rare dropped clip, made certain."""
+
+    calls = 0
+
+    def synthesize(self, text: str, settings: SpeechSettings, target: Path) -> None:
+        SilentEngine.calls += 1
+        target.write_bytes(b"")
+
+
+def test_an_engine_that_writes_nothing_is_retried_then_reported(tmp_path: Path) -> None:
+    from relax.synthesis import EMPTY_ATTEMPTS, Job, synthesize_into
+
+    cache = AudioCache(tmp_path)
+    job = Job("Rest.", SpeechSettings("espeak", "", 150, 1.0, 50, "en", "t"))
+    with pytest.raises(SpeechError, match=r"espeak produced no audio for 'Rest\.'"):
+        synthesize_into(SilentEngine(), cache, job)
+    assert SilentEngine.calls == EMPTY_ATTEMPTS
+    assert list(tmp_path.rglob("*")) == [cache.path(job.key).parent]  # no entry, no temp file left
