@@ -36,7 +36,7 @@ $(STAMP): setup.cfg pyproject.toml Makefile
 	touch $(STAMP)
 
 run: install
-	$(BIN)/relax show $(ROUTINE)
+	$(BIN)/relax play $(ROUTINE)
 
 test: install
 	$(BIN)/pytest -q

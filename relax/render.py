@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import wave
 from collections.abc import Callable
@@ -25,6 +26,11 @@ class RenderResult:
     path: Path
     seconds: float
     bytes: int
+
+
+def _discard(partial: Path) -> None:
+    with contextlib.suppress(OSError):
+        partial.unlink(missing_ok=True)
 
 
 def render_wav(layout: SessionLayout, target: Path, on_progress: Callable[[int, int], None] | None = None) -> RenderResult:
@@ -52,9 +58,9 @@ def render_wav(layout: SessionLayout, target: Path, on_progress: Callable[[int, 
                     on_progress(written, total)
         os.replace(partial, target)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
+        _discard(partial)
         raise RenderError(f"{target}: cannot write ({exc.strerror})") from None
     except BaseException:
-        partial.unlink(missing_ok=True)
+        _discard(partial)
         raise
     return RenderResult(target, total / layout.rate, target.stat().st_size)

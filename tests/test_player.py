@@ -1,0 +1,198 @@
+"""Live sessions through a real (private, null-sink) PulseAudio server, recorded and compared with
+`relax render`'s file for the same routine; keys through a real pseudo-terminal."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+from pulse import PulseServer, Recorder, last_sound, onsets, samples_of
+
+ROUTINE = """\
+title: Audio test
+safety: Go gently.
+steps:
+  - say: Breathe in slowly.
+  - pause: 1
+  - say: Let your shoulders drop.
+  - pause: 3
+  - section: Second
+    steps:
+      - say: Now rest.
+      - pause: 1
+      - bell: chime
+      - say: Well done.
+"""
+TOLERANCE = 0.010
+
+
+@pytest.fixture(scope="session")
+def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServer]:
+    server = PulseServer(tmp_path_factory.mktemp("pulse"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def routine(tmp_path: Path) -> Path:
+    path = tmp_path / "audio-test.yaml"
+    path.write_text(ROUTINE)
+    return path
+
+
+def environment(pulse: PulseServer | None) -> dict[str, str]:
+    env = dict(os.environ)
+    if pulse is None:
+        env["PULSE_SERVER"] = "unix:/nonexistent/pulse/native"
+    else:
+        env.update({k: pulse.env[k] for k in ("PULSE_SERVER", "PULSE_RUNTIME_PATH", "XDG_RUNTIME_DIR", "PULSE_SINK")})
+    env["COLUMNS"] = "100"
+    return env
+
+
+def relax(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "relax.cli", *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def rendered_onsets(routine: Path, tmp_path: Path, env: dict[str, str], *extra: str) -> list[float]:
+    out = tmp_path / "render.wav"
+    done = relax("render", str(routine), "--engine", "espeak", "-o", str(out), *extra, env=env)
+    assert done.returncode == 0, done.stderr
+    return onsets(samples_of(out))
+
+
+def aligned(times: list[float]) -> list[float]:
+    return [t - times[0] for t in times]
+
+
+def assert_same_onsets(recorded: list[float], rendered: list[float]) -> None:
+    assert len(recorded) == len(rendered), (recorded, rendered)
+    for heard, planned in zip(aligned(recorded), aligned(rendered)):
+        assert abs(heard - planned) <= TOLERANCE, (aligned(recorded), aligned(rendered))
+
+
+@pytest.mark.parametrize("player", ["miniaudio", "simpleaudio"])
+def test_live_onsets_match_the_rendered_file(player: str, pulse: PulseServer, routine: Path, tmp_path: Path) -> None:
+    env = environment(pulse)
+    planned = rendered_onsets(routine, tmp_path, env)
+    recorder = Recorder(pulse, tmp_path / "heard.raw")
+    done = relax("play", str(routine), "--engine", "espeak", "--player", player, env=env)
+    heard = recorder.stop()
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    lines = done.stdout.splitlines()
+    assert lines[:2] == ["Audio test", "Go gently."]
+    assert lines[2] == "   0:00  speech: Breathe in slowly."
+    assert lines[-1].startswith("Session complete: 0:1")
+    assert len(planned) == 5
+    assert_same_onsets(onsets(heard), planned)
+
+
+def test_start_at_a_section_plays_from_there(pulse: PulseServer, routine: Path, tmp_path: Path) -> None:
+    env = environment(pulse)
+    planned = rendered_onsets(routine, tmp_path, env)
+    recorder = Recorder(pulse, tmp_path / "heard.raw")
+    done = relax("play", str(routine), "--engine", "espeak", "--start-at", "second", env=env)
+    heard = recorder.stop()
+    assert done.returncode == 0, done.stderr
+    assert_same_onsets(onsets(heard), planned[2:])
+    assert relax("play", str(routine), "--start-at", "Third", env=env).stderr == (
+        "Error: --start-at: no section 'Third' in audio-test (sections: Second)\n")
+
+
+def test_without_an_audio_device_the_session_is_guided_in_text(routine: Path) -> None:
+    started = time.monotonic()
+    done = relax("play", str(routine), "--engine", "espeak", env=environment(None))
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0
+    assert "ALSA" not in done.stderr and done.stderr == ""
+    lines = done.stdout.splitlines()
+    assert lines[2] == ("No audio device (miniaudio: failed to init device): guiding in text only. "
+                        "To listen elsewhere: relax render audio-test -o session.wav")
+    assert [line.split(": ", 1)[1] for line in lines[3:-1]][:3] == ["Breathe in slowly.", "Pause", "Let your shoulders drop."]
+    assert 9.0 < elapsed < 14.0  # real time, not as fast as possible
+
+
+def spawn(routine: Path, env: dict[str, str], *extra: str) -> pexpect.spawn:
+    return pexpect.spawn(sys.executable, ["-m", "relax.cli", "play", str(routine), "--engine", "espeak", *extra],
+                         env={**env, "TERM": "xterm-256color"}, dimensions=(30, 100), timeout=30, encoding="utf-8")
+
+
+def wait_for_sound(recorder: Recorder, quiet_after: float | None = None, timeout: float = 15) -> None:
+    """Until the recording has sound (then, optionally, `quiet_after` seconds of quiet)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        heard = samples_of(recorder.target)
+        found = onsets(heard)
+        if found and (quiet_after is None or len(heard) / 22050 - last_sound(heard) >= quiet_after):
+            return
+        time.sleep(0.02)
+    raise AssertionError("no sound was recorded")
+
+
+def test_pause_leaves_silence_and_resume_continues(pulse: PulseServer, routine: Path, tmp_path: Path) -> None:
+    env = environment(pulse)
+    planned = rendered_onsets(routine, tmp_path, env)
+    relax("prepare", str(routine), "--engine", "espeak", env=env)
+    recorder = Recorder(pulse, tmp_path / "heard.raw")
+    child = spawn(routine, env)
+    child.expect("Audio test")
+    wait_for_sound(recorder)
+    wait_for_sound(recorder, quiet_after=0.3)  # in the 1 s pause after the first sentence
+    child.send(" ")
+    child.expect("paused")
+    time.sleep(1.5)
+    child.send(" ")
+    child.expect("Session complete", timeout=30)
+    child.expect(pexpect.EOF)
+    heard = onsets(recorder.stop())
+    assert len(heard) == len(planned)
+    shifts = [h - p for h, p in zip(aligned(heard), aligned(planned))]
+    assert abs(shifts[0]) <= TOLERANCE
+    # Everything after the pause is late by the same amount: nothing skipped, nothing repeated.
+    assert 1.3 < shifts[1] < 2.5
+    assert all(abs(shift - shifts[1]) <= TOLERANCE for shift in shifts[1:]), shifts
+
+
+def test_quit_key_stops_sound_at_once_and_restores_the_terminal(pulse: PulseServer, routine: Path, tmp_path: Path) -> None:
+    env = environment(pulse)
+    relax("prepare", str(routine), "--engine", "espeak", env=env)
+    recorder = Recorder(pulse, tmp_path / "heard.raw")
+    command = f"{sys.executable} -m relax.cli play {routine} --engine espeak; echo exit=$?; stty -a"
+    child = pexpect.spawn("sh", ["-c", command], env={**env, "TERM": "xterm-256color"}, dimensions=(30, 100),
+                          timeout=30, encoding="utf-8")
+    wait_for_sound(recorder)
+    time.sleep(0.3)  # in the middle of the first sentence
+    pressed = recorder.frames() / 22050
+    child.send("q")
+    child.expect("Stopped at 0:0")
+    child.expect("exit=0")
+    child.expect(pexpect.EOF)
+    settings = child.before.split()
+    assert "echo" in settings and "icanon" in settings  # not -echo / -icanon: the terminal is back
+    heard = recorder.stop()
+    assert last_sound(heard) - pressed < 0.1
+
+
+def test_ctrl_c_stops_with_exit_130_and_a_summary(pulse: PulseServer, routine: Path, tmp_path: Path) -> None:
+    env = environment(pulse)
+    relax("prepare", str(routine), "--engine", "espeak", env=env)
+    recorder = Recorder(pulse, tmp_path / "heard.raw")
+    child = spawn(routine, env)
+    wait_for_sound(recorder)
+    time.sleep(0.3)
+    pressed = recorder.frames() / 22050
+    child.sendintr()
+    child.expect("Stopped at 0:0")
+    child.expect(pexpect.EOF)
+    child.close()
+    heard = recorder.stop()
+    assert child.exitstatus == 130
+    assert last_sound(heard) - pressed < 0.1
