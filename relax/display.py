@@ -9,6 +9,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.padding import Padding
 from rich.progress_bar import ProgressBar
+from rich.table import Table
 from rich.text import Text
 
 from relax.duration import format_duration
@@ -133,7 +134,9 @@ class LiveView:
         left = max(0.0, state.total - state.elapsed)
         clock = Text(f"{format_duration(state.elapsed)} / {format_duration(state.total)}  ({format_duration(left)} left)"
                      f"   volume {state.volume:.0%}", style="dim")
-        return Group(header, section, Text(""), Padding(caption, (0, 2)), Padding(timer, (0, 2)), Text(""), bar, clock,
+        progress = Table.grid(padding=(0, 1))
+        progress.add_row(bar, clock)
+        return Group(header, section, Text(""), Padding(caption, (0, 2)), Padding(timer, (0, 2)), Text(""), progress,
                      Text(KEY_HELP, style="grey50"))
 
     def message(self, text: str) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -35,6 +35,7 @@ from relax.routine import (
 from relax.source import Loc, SourceMap, display_path
 from relax.template import TemplateError, lookup, render, whole_placeholder
 
+T = TypeVar("T")
 MAX_CUES = 10_000
 MAX_STEPS = 200_000
 """Steps expanded, cues or not: `repeat` around an empty loop must still end."""
@@ -179,7 +180,7 @@ def expand(
         raise RoutineError(state.problems)
     return Plan(
         name=name,
-        title=routine.title or path.stem.replace("-", " ").replace("_", " ").capitalize(),
+        title=routine.title or path.stem.replace("-", " ").replace("_", " ").strip().capitalize(),
         safety=routine.safety.strip(),
         voice=chosen,
         pace=pace,
@@ -214,22 +215,21 @@ def _emit(state: _Expansion, frame: _Frame, loc: Loc, cue: Cue) -> None:
 
 
 def _text(state: _Expansion, frame: _Frame, loc: Loc, text: str) -> str | None:
-    try:
-        return render(text, frame.scope)
-    except TemplateError as exc:
-        _fail(state, frame, loc, f"{loc[-1]}: {exc}")
-        return None
+    return _filled(state, frame, loc, lambda: render(text, frame.scope))
 
 
 def _resolve(state: _Expansion, frame: _Frame, loc: Loc, value: object) -> object | None:
     """A `{param}` field value replaced by the param's value (other values unchanged)."""
-    if not isinstance(value, str):
-        return value
-    placeholder = whole_placeholder(value)
+    placeholder = whole_placeholder(value) if isinstance(value, str) else None
     if placeholder is None:
         return value
+    return _filled(state, frame, loc, lambda: lookup(placeholder, frame.scope))
+
+
+def _filled(state: _Expansion, frame: _Frame, loc: Loc, fill: Callable[[], T]) -> T | None:
+    """`fill()`, or None with the template problem recorded at `loc`."""
     try:
-        return lookup(placeholder, frame.scope)
+        return fill()
     except TemplateError as exc:
         _fail(state, frame, loc, f"{loc[-1]}: {exc}")
         return None

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from relax.cache import AudioCache, Clip
-from relax.plan import Cue, CueKind, Plan
+from relax.plan import CueKind, Plan
 from relax.speech import SpeechError, SpeechSettings, speech_settings
 from relax.synthesis import Job, SynthesisPool
 from relax.timeline import Timeline, build_timeline
@@ -78,11 +78,11 @@ def prepare(
     return PrepareResult(len(missing), len(jobs) - len(missing), time.perf_counter() - started, len(jobs), audio)
 
 
-def clip_for(cue: Cue, settings: SpeechSettings, cache: AudioCache) -> Clip:
-    """The cached clip of a speech cue (prepare first)."""
-    clip = cache.get(settings.key(cue.text), settings.sample_rate)
+def clip_for(text: str, settings: SpeechSettings, cache: AudioCache) -> Clip:
+    """The cached clip of a text (prepare first)."""
+    clip = cache.get(settings.key(text), settings.sample_rate)
     if clip is None:
-        raise SpeechError(f"no cached audio for {cue.text!r}; run relax prepare")
+        raise SpeechError(f"no cached audio for {text!r}; run relax prepare")
     return clip
 
 
@@ -90,8 +90,7 @@ def exact_timeline(plan: Plan, settings: SpeechSettings, cache: AudioCache, *, w
                    on_progress: Callable[[int, int], None] | None = None) -> Timeline:
     """The timeline with real clip lengths, synthesizing what is missing."""
     prepare([(plan, settings)], cache, workers=workers, on_progress=on_progress)
-    lengths = {job.text: clip_for(Cue(CueKind.speech, job.text, ""), settings, cache).seconds
-               for job in speech_jobs(plan, settings)}
+    lengths = {job.text: clip_for(job.text, settings, cache).seconds for job in speech_jobs(plan, settings)}
     return build_timeline(plan, lambda cue: lengths[cue.text], estimated=False)
 
 

@@ -156,7 +156,11 @@ class Breathe(Model):
 class Bell(Model):
     """Strike a bell."""
 
-    bell: Annotated[BellSound, BeforeValidator(lambda v: BellSound.bowl if v is None else v)] = BellSound.bowl
+    bell: Annotated[
+        BellSound,
+        BeforeValidator(lambda v: BellSound.bowl if v is None else v),
+        WithJsonSchema({"anyOf": [{"enum": [b.value for b in BellSound]}, {"type": "null"}], "default": "bowl"}),
+    ] = BellSound.bowl
 
 
 class Repeat(Model):
@@ -182,7 +186,11 @@ class For(Model):
 class Sides(Model):
     """Do the nested steps once per side, with `{side}` and `{other_side}` filled in."""
 
-    sides: list[str] | str = Field(default=["left", "right"], description="two side names, or a {param} list of two")
+    sides: Annotated[
+        list[str] | str,
+        WithJsonSchema({"anyOf": [{"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
+                                  {"type": "string"}, {"type": "null"}]}),
+    ] = Field(default=["left", "right"], description="two side names, or a {param} list of two")
 
     @field_validator("sides", mode="before")
     @classmethod
@@ -267,7 +275,7 @@ def _param_value(value: object) -> object:
         for item in value
     ):
         return value
-    raise ValueError(f"must be a number, text, true/false, or a list of text or of mappings, not {value!r}")
+    raise ValueError(f"must be a number, text, true/false, or a list of text, numbers or mappings, not {value!r}")
 
 
 ParamValue = Annotated[
@@ -392,7 +400,7 @@ def _problems(exc: ValidationError, data: Any, source: SourceMap) -> list[Proble
             if kind and key in STEP_KINDS:
                 message = f"{key}: a step is one kind ('{kind}' here); put '{key}' in a step of its own"
             else:
-                message = f"{key}: unknown key" + _suggest(key, parent)
+                message = f"{key}: unknown key" + _suggest(key, parent, at_root=len(loc) == 1)
             problems.append(source.problem(loc, message, at_key=True))
             continue
         # A union error is reported once per member type; one line per place is enough.
@@ -434,11 +442,11 @@ def _keys(model: type[BaseModel]) -> list[str]:
     return [field.alias or name for name, field in model.model_fields.items()]
 
 
-def _suggest(key: str, parent: Any) -> str:
+def _suggest(key: str, parent: Any, at_root: bool = False) -> str:
     kind = step_kind(parent) if isinstance(parent, dict) else None
     if kind:
         allowed = _keys(STEP_KINDS[kind])
-    elif isinstance(parent, dict) and "steps" in parent and "title" in parent:
+    elif at_root:
         allowed = _keys(Routine)
     else:
         allowed = list(STEP_KINDS) + list(Routine.model_fields) + list(Voice.model_fields) + ["countdown", "cycles", "cues", "with", "in"]

@@ -12,7 +12,7 @@ from relax.display import LiveView, PlainView, SessionState, View, session_state
 from relax.duration import format_duration
 from relax.errors import UsageError
 from relax.keys import Key, KeyReader
-from relax.plan import CueKind, Plan
+from relax.plan import SECTION_SEPARATOR, CueKind, Plan
 from relax.player import Player, PlayerKind, PlayerUnavailable, SilentPlayer, open_player
 from relax.speech import SpeechSettings
 from relax.stream import SessionLayout, SessionStream
@@ -48,7 +48,9 @@ def start_frame(layout: SessionLayout, section: str | None) -> int:
     wanted = section.strip().lower()
     for index, cue in enumerate(layout.plan.cues):
         name = cue.section.lower()
-        if name == wanted or name.rsplit(" / ", 1)[-1] == wanted:
+        parts = name.split(SECTION_SEPARATOR)
+        # The full name, a leading part (an outer section) or the innermost name.
+        if name == wanted or name.startswith(wanted + SECTION_SEPARATOR) or parts[-1] == wanted:
             return layout.cue(index).start
     known = ", ".join(layout.plan.sections) or "none"
     raise UsageError(f"--start-at: no section '{section}' in {layout.plan.name} (sections: {known})")
@@ -64,7 +66,10 @@ def _is_step_start(plan: Plan, index: int) -> bool:
         return True
     if cue.role.startswith("breathe"):
         return cue.role == "breathe-in"
-    return cue.kind is CueKind.speech or cue.role == "pause"
+    if cue.role == "pause":
+        # A pause right after words is usually the say step's own `pause:`: one step with them.
+        return plan.cues[index - 1].kind is not CueKind.speech
+    return cue.kind is CueKind.speech
 
 
 class Session:

@@ -34,21 +34,10 @@ CALM_PARAMS = "count, gentle, hold, name, parts"
 
 
 @pytest.fixture(autouse=True)
-def relax_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private HOME and relax folders, and the corpus as cwd so displayed paths are stable."""
-    home = tmp_path_factory.mktemp("corpus-home")
-    for variable, folder in {
-        "HOME": home,
-        "XDG_CONFIG_HOME": home / ".config",
-        "XDG_CACHE_HOME": home / ".cache",
-        "XDG_DATA_HOME": home / ".local/share",
-        "RELAX_ROUTINES_DIR": home / "routines",
-        "RELAX_CACHE_DIR": home / "cache",
-        "RELAX_DATA_DIR": home / "data",
-    }.items():
-        monkeypatch.setenv(variable, str(folder))
+def in_corpus(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The corpus as cwd so displayed paths are stable (conftest gives the private HOME and folders)."""
     monkeypatch.chdir(CORPUS)
-    return home
+    return isolated_home
 
 
 def case(file: str, *lines: str | re.Pattern[str]) -> object:
@@ -182,7 +171,7 @@ CASES = [
     ),
     case(
         "param-null.yaml",
-        "param-null.yaml:4:10: rounds: must be a number, text, true/false, or a list of text or of mappings, not None",
+        "param-null.yaml:4:10: rounds: must be a number, text, true/false, or a list of text, numbers or mappings, not None",
     ),
     case("for-reserved.yaml", "for-reserved.yaml:3:10: for: 'side' is reserved (filled in by 'sides')"),
     case("template-unknown-say.yaml", "template-unknown-say.yaml:5:10: say: unknown name '{nmae}' (known here: name)"),
