@@ -196,3 +196,14 @@ def test_ctrl_c_stops_with_exit_130_and_a_summary(pulse: PulseServer, routine: P
     heard = recorder.stop()
     assert child.exitstatus == 130
     assert last_sound(heard) - pressed < 0.1
+
+
+def test_cold_cache_synthesizes_ahead_and_never_waits(pulse: PulseServer, routine: Path, tmp_path: Path) -> None:
+    env = environment(pulse)
+    env["RELAX_CACHE_DIR"] = str(tmp_path / "cold-cache")
+    recorder = Recorder(pulse, tmp_path / "heard.raw")
+    done = relax("play", str(routine), "--engine", "espeak", env=env)
+    heard = recorder.stop()
+    assert done.returncode == 0, done.stderr
+    # Rendered afterwards from the clips the live session synthesized while it played.
+    assert_same_onsets(onsets(heard), rendered_onsets(routine, tmp_path, env))
