@@ -39,6 +39,9 @@ class ClipStore:
             raise SpeechError(f"no cached audio for {text!r}; run relax prepare")
         return found
 
+    def failure(self) -> Exception | None:
+        return None
+
 
 class BackgroundClips(ClipStore):
     """A ClipStore whose missing clips are synthesized by worker processes, earliest cue first."""
@@ -85,6 +88,9 @@ class BackgroundClips(ClipStore):
         if found is None:
             raise SpeechError(f"no audio for {text!r}")
         return found
+
+    def failure(self) -> Exception | None:
+        return self.error
 
     @property
     def pending(self) -> int:

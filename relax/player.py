@@ -6,17 +6,16 @@ follows the audio clock rather than a wall clock of its own.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from enum import Enum
 from typing import Any, Protocol
 
 import numpy as np
 
 from relax.errors import RelaxError
+from relax.silence import quiet_stderr
 from relax.stream import Samples, SessionStream
 
 
@@ -49,25 +48,6 @@ class Player(Protocol):
     def finished(self) -> bool: ...
     @property
     def paused(self) -> bool: ...
-
-
-@contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """Hide what C libraries print on fd 2 (alsa-lib's `ALSA lib confmisc.c:...` lines)."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        sys.stderr.flush()
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _scaled(samples: Samples, volume: float) -> Samples:

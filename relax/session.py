@@ -94,11 +94,20 @@ class Session:
         return session_state(self.layout, self.player.position, self.total_frames(), self.player.paused, self.player.volume)
 
     def run(self) -> SessionSummary:
+        try:
+            return self._run()
+        finally:
+            self.view.close()
+
+    def _run(self) -> SessionSummary:
         interrupted = False
         quit_early = False
         try:
             self.player.start()
             while not self.player.finished:
+                failure = self.layout.clips.failure()
+                if failure:
+                    raise failure
                 self.view.show(self.state())
                 keys = self.keys.read(TICK) if self.keys else []
                 if not self.keys:
@@ -117,7 +126,6 @@ class Session:
         summary = SessionSummary(state.elapsed, self.total_frames() / self.layout.rate, state.section, finished, interrupted)
         if finished:
             self.view.show(session_state(self.layout, self.total_frames() - 1, self.total_frames(), False, self.player.volume))
-        self.view.close()
         return summary
 
     def handle(self, key: Key) -> None:

@@ -26,6 +26,10 @@ class ClipSource(Protocol):
 
     def samples(self, text: str) -> Samples: ...
 
+    def failure(self) -> Exception | None:
+        """Why clips can no longer be made (checked by the session so it never waits forever)."""
+        ...
+
 
 @dataclass(frozen=True)
 class PlacedCue:

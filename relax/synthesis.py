@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from relax.cache import AudioCache, Clip
+from relax.silence import quiet_stderr
 from relax.speech import SpeechEngine, SpeechError, SpeechSettings, make_engine
 
 CLIP_TIMEOUT = 60.0
@@ -61,6 +63,8 @@ def synthesize_into(engine: SpeechEngine, cache: AudioCache, job: Job) -> Clip:
 
 
 def _worker(connection: Connection, engine_name: str, cache_root: str, threads: int) -> None:
+    # Ctrl-C reaches the whole process group; the parent decides what stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _quiet()
     cache = AudioCache(Path(cache_root))
     engine: SpeechEngine | None = None
@@ -106,7 +110,8 @@ class SynthesisPool:
     def _spawn(self) -> _Worker:
         parent, child = self.context.Pipe()
         process = self.context.Process(target=_worker, args=(child, self.engine, str(self.cache.root), self.threads), daemon=True)
-        process.start()
+        with quiet_stderr():  # a worker still starting when the parent exits must not print a traceback
+            process.start()
         child.close()
         return _Worker(process, parent)
 

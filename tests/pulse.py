@@ -41,11 +41,12 @@ class PulseServer:
             raise RuntimeError("pulseaudio is not installed (make install installs it)")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
+            # No CPU limiter and no realtime: on a loaded 2-core machine either can kill the server.
             ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit", "--use-pid-file=no",
-             "--log-target=stderr", "--log-level=error",
+             "--no-cpu-limit", "--realtime=no", "--high-priority=no", "--log-target=stderr", "--log-level=warning",
              f"--load=module-null-sink sink_name={SINK} rate={RATE} channels=1",
              f"--load=module-native-protocol-unix socket={self.socket} auth-anonymous=1"],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env=self.env, stdout=subprocess.DEVNULL, stderr=open(self.folder / "pulseaudio.log", "wb"))
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if subprocess.run(["pactl", "info"], env=self.env, capture_output=True).returncode == 0:
