@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -48,17 +49,17 @@ def warm(name: str, engine: str, runs: int) -> float:
 
 
 def one_edit(engine: str) -> int:
-    """Clips synthesized after changing the text of one step of a prepared routine."""
+    """Clips synthesized after changing the words of one step of a prepared routine."""
     with tempfile.TemporaryDirectory() as folder:
-        source = Path(folder) / "edit.yaml"
-        source.write_text(_path("pmr-short").read_text())
+        copy = Path(folder) / "routines"
+        shutil.copytree(_path("pmr").parent, copy)
+        source = copy / "pmr.yaml"
         cache = AudioCache(Path(folder) / "cache")
         plan = plan_for(str(source), voice={"engine": Engine(engine)})
         prepare([(plan, settings_for(plan))], cache)
         text = source.read_text()
-        first = next(cue.text for cue in plan.cues if cue.role == "say")
-        edited = first.split()[0]
-        source.write_text(text.replace(edited, edited + " now", 1))
+        step = next(line for line in text.splitlines() if line.strip().startswith("- say:") and "{" not in line)
+        source.write_text(text.replace(step, step.rstrip() + " Slowly.", 1))
         plan = plan_for(str(source), voice={"engine": Engine(engine)})
         return prepare([(plan, settings_for(plan))], cache).synthesized
 

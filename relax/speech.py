@@ -16,10 +16,12 @@ import wave
 from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from relax.errors import RelaxError
-from relax.routine import Engine, Voice
+
+if TYPE_CHECKING:  # worker processes import this module; they never need the routine models
+    from relax.routine import Engine, Voice
 
 SAMPLE_RATE = 22050
 """Both engines speak at 22050 Hz, and so does the whole session."""
@@ -102,7 +104,7 @@ def _package_version(name: str) -> str:
 
 def resolve_engine(engine: Engine) -> str:
     """The engine to use: `auto` is piper when installed with a voice, else espeak."""
-    if engine is Engine.auto:
+    if engine.value == "auto":
         return "piper" if piper_installed() and bundled_piper_voice() else "espeak"
     return str(engine.value)
 

@@ -139,7 +139,7 @@ class SynthesisPool:
                     worker = busy[connection]  # type: ignore[index]
                     try:
                         status, detail = worker.connection.recv()
-                    except EOFError:
+                    except (EOFError, OSError):
                         status, detail = "died", f"the {self.engine} worker process died"
                     finished, worker.job = worker.job, None
                     if finished is None:
