@@ -1,5 +1,5 @@
-"""Speech and cache speed: per built-in routine and engine, cold prepare with 1 worker and with
-all cores (and their ratio), warm `relax prepare` as a whole command, and the engine's real-time
+"""Speech and cache speed: per built-in routine and engine, cold prepare with 1 worker on one core and
+with all cores (and their ratio), warm `relax prepare` as a whole command, and the engine's real-time
 factor; then the one-edit check. Prints medians of several runs.
 
     .venv/bin/python bench/speech.py [--runs 3] [--engines espeak,piper] [--routines pmr,cobra]
@@ -24,13 +24,13 @@ from relax.prepare import prepare, settings_for
 from relax.routine import Engine
 
 
-def cold(name: str, engine: str, workers: int, runs: int) -> tuple[float, int, float]:
+def cold(name: str, engine: str, workers: int, runs: int, threads: int | None = None) -> tuple[float, int, float]:
     times = []
     clips = audio = 0.0
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as folder:
             plan = plan_for(name, voice={"engine": Engine(engine)})
-            result = prepare([(plan, settings_for(plan))], AudioCache(Path(folder)), workers=workers)
+            result = prepare([(plan, settings_for(plan))], AudioCache(Path(folder)), workers=workers, threads=threads)
             times.append(result.seconds)
             clips, audio = result.clips, result.audio_seconds
     return statistics.median(times), int(clips), audio
@@ -83,7 +83,8 @@ def main() -> None:
     for engine in args.engines.split(","):
         runs = args.runs if engine == "espeak" else max(1, args.runs // 3)
         for name in args.routines.split(","):
-            one, clips, audio = cold(name, engine, 1, runs)
+            # The baseline is one single-threaded worker: one core (Piper would otherwise thread itself).
+            one, clips, audio = cold(name, engine, 1, runs, threads=1)
             many, _, _ = cold(name, engine, cores, runs)
             warm_seconds = warm(name, engine, 5)
             print(f"{engine:<7} {name:<17} {clips:>5} {audio:>8.1f} {one:>9.2f} {many:>9.2f} "

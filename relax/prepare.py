@@ -47,9 +47,11 @@ def prepare(
     cache: AudioCache,
     *,
     workers: int | None = None,
+    threads: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> PrepareResult:
-    """Synthesize every missing clip of `plans`; reports (done, total) to `on_progress`."""
+    """Synthesize every missing clip of `plans` with `workers` processes of `threads` threads each
+    (default: one per core, sharing the cores); reports (done, total) to `on_progress`."""
     started = time.perf_counter()
     jobs: dict[str, Job] = {}
     for plan, settings in plans:
@@ -60,7 +62,7 @@ def prepare(
     if on_progress:
         on_progress(done, len(jobs))
     if missing:
-        pool = SynthesisPool(cache, missing[0].settings.engine, min(workers or default_workers(), len(missing)))
+        pool = SynthesisPool(cache, missing[0].settings.engine, min(workers or default_workers(), len(missing)), threads)
 
         def finished(_: Job) -> None:
             nonlocal done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -162,9 +163,19 @@ READY_CUES = 3
 """Playback starts once this many cues are placed (their clips synthesized)."""
 
 
+def stop_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C, so the sound stops and the terminal is restored either way."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def play_session(plan: Plan, settings: SpeechSettings, cache: AudioCache, *, player: PlayerKind | None,
                  start_at: str | None = None, interactive: bool = False, workers: int | None = None) -> SessionSummary:
     """Guide one session; `player=None` guides in text only. Missing speech is synthesized ahead of playback."""
+    stop_on_sigterm()
     clips = BackgroundClips(cache, settings, plan, workers)
     try:
         layout = SessionLayout(plan, clips, settings.sample_rate)

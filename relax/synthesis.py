@@ -98,14 +98,15 @@ class _Worker:
 class SynthesisPool:
     """Worker processes that fill the cache with clips, earliest job first."""
 
-    def __init__(self, cache: AudioCache, engine: str, workers: int) -> None:
+    def __init__(self, cache: AudioCache, engine: str, workers: int, threads: int | None = None) -> None:
         self.cache = cache
         self.engine = engine
         self.size = max(1, workers)
         # spawn, not fork: a forked child would inherit a parent's already started espeak, which hangs.
         self.context = multiprocessing.get_context("spawn")
         self.workers: list[_Worker] = []
-        self.threads = max(1, (os.cpu_count() or 1) // self.size)
+        # By default the workers share the cores: Piper runs one inference thread per core it is given.
+        self.threads = threads or max(1, (os.cpu_count() or 1) // self.size)
 
     def _spawn(self) -> _Worker:
         parent, child = self.context.Pipe()
