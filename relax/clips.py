@@ -99,6 +99,9 @@ class BackgroundClips(ClipStore):
             return 0 if self._finished else len(self.missing) - len(self._done)
 
     def close(self) -> None:
-        """Stop the workers once synthesis is over (daemon workers die with the process otherwise)."""
+        """Stop synthesis and its workers (a session may end before every clip is made)."""
+        self._pool.cancel()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
         if not self._thread.is_alive():
             self._pool.close()

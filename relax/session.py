@@ -14,6 +14,7 @@ from relax.duration import format_duration
 from relax.errors import UsageError
 from relax.keys import Key, KeyReader
 from relax.plan import SECTION_SEPARATOR, CueKind, Plan
+from relax.silence import stderr_for_python_only
 from relax.player import Player, PlayerKind, PlayerUnavailable, SilentPlayer, open_player
 from relax.speech import SpeechSettings
 from relax.stream import SessionLayout, SessionStream
@@ -176,6 +177,12 @@ def play_session(plan: Plan, settings: SpeechSettings, cache: AudioCache, *, pla
                  start_at: str | None = None, interactive: bool = False, workers: int | None = None) -> SessionSummary:
     """Guide one session; `player=None` guides in text only. Missing speech is synthesized ahead of playback."""
     stop_on_sigterm()
+    with stderr_for_python_only():
+        return _play(plan, settings, cache, player=player, start_at=start_at, interactive=interactive, workers=workers)
+
+
+def _play(plan: Plan, settings: SpeechSettings, cache: AudioCache, *, player: PlayerKind | None,
+          start_at: str | None, interactive: bool, workers: int | None) -> SessionSummary:
     clips = BackgroundClips(cache, settings, plan, workers)
     try:
         layout = SessionLayout(plan, clips, settings.sample_rate)

@@ -26,3 +26,27 @@ def quiet_stderr() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+@contextlib.contextmanager
+def stderr_for_python_only() -> Iterator[None]:
+    """Keep Python's own stderr on the terminal but point fd 2 at /dev/null meanwhile, for
+    everything else: C libraries and the worker processes started (from any thread) meanwhile."""
+    try:
+        terminal = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    saved = sys.stderr
+    sys.stderr.flush()
+    sys.stderr = os.fdopen(terminal, "w", buffering=1, encoding=saved.encoding, errors="backslashreplace")
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(terminal, 2)
+        sys.stderr.close()
+        sys.stderr = saved
+        os.close(devnull)

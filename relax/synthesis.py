@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -105,13 +106,17 @@ class SynthesisPool:
         # spawn, not fork: a forked child would inherit a parent's already started espeak, which hangs.
         self.context = multiprocessing.get_context("spawn")
         self.workers: list[_Worker] = []
+        self.cancelled = threading.Event()
         # By default the workers share the cores: Piper runs one inference thread per core it is given.
         self.threads = threads or max(1, (os.cpu_count() or 1) // self.size)
 
     def _spawn(self) -> _Worker:
         parent, child = self.context.Pipe()
         process = self.context.Process(target=_worker, args=(child, self.engine, str(self.cache.root), self.threads), daemon=True)
-        with quiet_stderr():  # a worker still starting when the parent exits must not print a traceback
+        if threading.current_thread() is threading.main_thread():
+            with quiet_stderr():  # a worker still starting when the parent exits must not print a traceback
+                process.start()
+        else:  # other threads must not touch fd 2 under the main thread (see silence.stderr_for_python_only)
             process.start()
         child.close()
         return _Worker(process, parent)
@@ -127,7 +132,7 @@ class SynthesisPool:
         pending = list(jobs)
         retry: list[tuple[Job, int]] = []
         try:
-            while pending or retry or any(w.job for w in self.workers):
+            while (pending or retry or any(w.job for w in self.workers)) and not self.cancelled.is_set():
                 while len(self.workers) < min(self.size, len(pending) + len(retry) + sum(1 for w in self.workers if w.job)):
                     self.workers.append(self._spawn())
                 for worker in self.workers:
@@ -161,6 +166,10 @@ class SynthesisPool:
                         self._again(stuck, worker.attempts, retry, f"{self.engine} hung for {CLIP_TIMEOUT:g} s")
         finally:
             self.close()
+
+    def cancel(self) -> None:
+        """Stop handing out jobs and starting workers; `run` returns soon after (from any thread)."""
+        self.cancelled.set()
 
     def _again(self, job: Job, attempts: int, retry: list[tuple[Job, int]], reason: str) -> None:
         if attempts + 1 >= ATTEMPTS:
