@@ -37,16 +37,12 @@ def stderr_for_python_only() -> Iterator[None]:
     except OSError:
         yield
         return
-    devnull = os.open(os.devnull, os.O_WRONLY)
     saved = sys.stderr
-    sys.stderr.flush()
+    saved.flush()
     sys.stderr = os.fdopen(terminal, "w", buffering=1, encoding=saved.encoding, errors="backslashreplace")
-    os.dup2(devnull, 2)
     try:
-        yield
+        with quiet_stderr():
+            yield
     finally:
-        sys.stderr.flush()
-        os.dup2(terminal, 2)
         sys.stderr.close()
         sys.stderr = saved
-        os.close(devnull)
