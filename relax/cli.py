@@ -17,12 +17,10 @@ from relax.library import available, create_routine
 from relax.paths import cache_dir
 from relax.plan import Plan, plan_for
 from relax.prepare import exact_timeline, prepare, settings_for
-from relax.clips import ClipStore
 from relax.player import PlayerKind
-from relax.render import render_wav
+from relax.render import render_plan
 from relax.report import list_rows, timeline_text
 from relax.session import play_session
-from relax.stream import SessionLayout
 from relax.routine import Engine, routine_json_schema
 from relax.speech import list_voices
 from relax.timeline import build_timeline
@@ -155,7 +153,11 @@ def show(routine: str, sets: tuple[str, ...], pace: float, engine: str | None, v
 def play(ctx: click.Context, routine: str, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None,
          rate: int | None, volume: float | None, cache_dir: Path | None, workers: int | None, player: str,
          no_audio: bool, start_at: str | None) -> None:
-    """Guide a session of ROUTINE: speech, timed holds and bells, with keys to pause and skip."""
+    """Guide a session of ROUTINE: speech, timed holds and bells, with keys to pause and skip.
+
+    Keys: space pause/resume, n or right next step, b or left back, s next section,
+    + and - volume, q quit. Not on a terminal: one plain line per cue.
+    """
     plan = plan_for(routine, sets=sets, pace=pace, voice=_voice(engine, voice, rate, volume))
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     try:
@@ -179,10 +181,8 @@ def render(routine: str, output: Path, sets: tuple[str, ...], pace: float, engin
            rate: int | None, volume: float | None, cache_dir: Path | None, workers: int | None) -> None:
     """Write a session of ROUTINE to a WAV file: the same audio as `relax play`."""
     plan = plan_for(routine, sets=sets, pace=pace, voice=_voice(engine, voice, rate, volume))
-    settings = settings_for(plan)
-    store = ClipStore(_cache(cache_dir), settings)
-    prepare([(plan, settings)], store.cache, workers=workers, on_progress=_progress("Synthesizing"))
-    result = render_wav(SessionLayout(plan, store, settings.sample_rate), output)
+    result = render_plan(plan, settings_for(plan), _cache(cache_dir), output, workers=workers,
+                         on_progress=_progress("Synthesizing"))
     click.echo(f"Wrote {result.path} ({format_duration(result.seconds)}, {format_size(result.bytes)})")
 
 

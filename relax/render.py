@@ -9,7 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from relax.cache import AudioCache
+from relax.clips import ClipStore
 from relax.errors import RelaxError
+from relax.plan import Plan
+from relax.prepare import prepare
+from relax.speech import SpeechSettings
 from relax.stream import SessionLayout, SessionStream
 
 BLOCK_SECONDS = 10
@@ -64,3 +69,11 @@ def render_wav(layout: SessionLayout, target: Path, on_progress: Callable[[int, 
         _discard(partial)
         raise
     return RenderResult(target, total / layout.rate, target.stat().st_size)
+
+
+def render_plan(plan: Plan, settings: SpeechSettings, cache: AudioCache, target: Path, *, workers: int | None = None,
+                on_progress: Callable[[int, int], None] | None = None) -> RenderResult:
+    """Synthesize what is missing, then write the session of `plan` to `target`."""
+    store = ClipStore(cache, settings)
+    prepare([(plan, settings)], cache, workers=workers, on_progress=on_progress)
+    return render_wav(SessionLayout(plan, store, settings.sample_rate), target)

@@ -42,7 +42,8 @@ def test_version() -> None:
     assert run("--version") == (0, f"relax, version {__version__}\n", "")
 
 
-@pytest.mark.parametrize("command", [[], ["list"], ["show"], ["check"], ["schema"], ["new"]])
+@pytest.mark.parametrize("command", [[], ["list"], ["show"], ["check"], ["schema"], ["new"], ["play"], ["render"], ["prepare"],
+                                     ["voices"], ["cache"], ["cache", "info"], ["cache", "clear"], ["cache", "prune"]])
 def test_every_command_has_help(command: list[str]) -> None:
     code, out, _ = run(*command, "--help")
     assert code == 0 and out.startswith("Usage: ")
