@@ -207,3 +207,20 @@ def test_cold_cache_synthesizes_ahead_and_never_waits(pulse: PulseServer, routin
     assert done.returncode == 0, done.stderr
     # Rendered afterwards from the clips the live session synthesized while it played.
     assert_same_onsets(onsets(heard), rendered_onsets(routine, tmp_path, env))
+
+
+def test_next_key_skips_the_rest_of_a_pause(pulse: PulseServer, routine: Path, tmp_path: Path) -> None:
+    env = environment(pulse)
+    relax("prepare", str(routine), "--engine", "espeak", env=env)
+    recorder = Recorder(pulse, tmp_path / "heard.raw")
+    child = spawn(routine, env)
+    deadline = time.monotonic() + 15
+    while len(onsets(samples_of(recorder.target))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)  # until the second sentence has started
+    wait_for_sound(recorder, quiet_after=0.5)  # and ended: we are in its 3 s pause
+    pressed = recorder.frames() / 22050
+    child.send("n")
+    child.expect("Session complete", timeout=30)
+    child.expect(pexpect.EOF)
+    after = [t for t in onsets(recorder.stop()) if t > pressed]
+    assert after and after[0] - pressed < 0.2  # "Now rest." at once, not 2.5 s later
