@@ -176,6 +176,8 @@ def expand(
         _steps(state, frame, list(routine.steps), ("steps",))
     except _Abort:
         pass
+    if not state.cues and not state.problems:
+        _fail(state, frame, ("steps",), "steps: the routine expands to nothing to play (an empty 'for' list?)")
     if state.problems:
         raise RoutineError(state.problems)
     return Plan(

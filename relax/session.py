@@ -192,9 +192,9 @@ def _play(plan: Plan, settings: SpeechSettings, cache: AudioCache, *, player: Pl
             from rich.console import Console
 
             console = Console()
-            console.print(f"[bold cyan]{plan.title}[/]")
+            console.print(plan.title, style="bold cyan", markup=False, highlight=False)
             if plan.safety:
-                console.print(f"[yellow]{plan.safety}[/]")
+                console.print(plan.safety, style="yellow", markup=False, highlight=False)
         else:
             sys.stdout.write(plan.title + "\n" + (plan.safety + "\n" if plan.safety else ""))
         first_index = layout.index_at(first)

@@ -52,6 +52,7 @@ CASES = [
         re.compile(r"tab-indent\.yaml:3:1: invalid YAML: .*\btab\b.*"),
     ),
     case("empty.yaml", "empty.yaml:1:1: file is empty: a routine needs at least 'steps'"),
+    case("empty-expansion.yaml", "empty-expansion.yaml:3:3: steps: the routine expands to nothing to play (an empty 'for' list?)"),
     case("whitespace-only.yaml", "whitespace-only.yaml:1:1: file is empty: a routine needs at least 'steps'"),
     case("comments-only.yaml", "comments-only.yaml:1:1: file is empty: a routine needs at least 'steps'"),
     case("top-list.yaml", "top-list.yaml:1:1: a routine must be a mapping of keys (title, steps, ...), not a list"),
