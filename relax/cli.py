@@ -35,9 +35,14 @@ class RelaxGroup(click.Group):
         except RelaxError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            for line in str(exc).splitlines():
-                click.echo(f"Error: {line}" if not isinstance(exc, RoutineError) else line, err=True)
+            _echo_error(exc)
             ctx.exit(1)
+
+
+def _echo_error(exc: RelaxError) -> None:
+    """A routine's problems as `PATH:LINE:COL: message` lines, anything else as `Error: ...`."""
+    for line in str(exc).splitlines():
+        click.echo(line if isinstance(exc, RoutineError) else f"Error: {line}", err=True)
 
 
 def _echo_json(value: object) -> None:
@@ -263,8 +268,7 @@ def check(routines: tuple[str, ...]) -> None:
             timeline = build_timeline(plan_for(spec))
         except RelaxError as exc:
             failed = True
-            for line in str(exc).splitlines():
-                click.echo(line if isinstance(exc, RoutineError) else f"Error: {line}", err=True)
+            _echo_error(exc)
             continue
         click.echo(f"OK {timeline.plan.name} ({format_duration(timeline.duration)})")
     if failed:

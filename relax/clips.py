@@ -92,12 +92,6 @@ class BackgroundClips(ClipStore):
     def failure(self) -> Exception | None:
         return self.error
 
-    @property
-    def pending(self) -> int:
-        """Clips still being synthesized."""
-        with self._ready:
-            return 0 if self._finished else len(self.missing) - len(self._done)
-
     def close(self) -> None:
         """Stop synthesis and its workers (a session may end before every clip is made)."""
         self._pool.cancel()

@@ -68,7 +68,7 @@ def _group_end(layout: SessionLayout, index: int) -> int:
     family = ("hold", "countdown") if role in ("hold", "countdown") else (role,)
     end = layout.cue(index).end
     following = index + 1
-    while following < len(layout) and following < len(layout.placed) and layout.cue(following).cue.role in family:
+    while following < len(layout.placed) and layout.cue(following).cue.role in family:
         if role.startswith("breathe") and layout.cue(following).cue.kind is CueKind.speech:
             break
         end = layout.cue(following).end

@@ -9,11 +9,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from pydantic import ValidationError
 
 from relax.duration import is_duration_text, parse_duration
 from relax.errors import Problem, RoutineError, UsageError
-from relax.library import SUFFIXES, find_by_name, search_path
+from relax.library import SUFFIXES, find_by_name, resolve, search_path
 from relax.routine import (
     Bell,
     Breathe,
@@ -70,6 +71,14 @@ class Cue:
     """Silence only: `seconds` counts from the start of the speech cue just before it."""
     role: str = ""
     """say, pause, hold, countdown, breathe-in, ... for display."""
+
+    def length(self, spoken: float, previous: float) -> float:
+        """Seconds this cue lasts, given its clip's length (speech) and the previous cue's length (fill)."""
+        if self.kind is CueKind.speech:
+            return spoken
+        if self.fill:
+            return max(0.0, self.seconds - previous)
+        return self.seconds
 
 
 @dataclass(frozen=True)
@@ -450,8 +459,6 @@ def _include(state: _Expansion, frame: _Frame, step: Include, loc: Loc) -> None:
 
 def parse_overrides(defaults: Mapping[str, object], pairs: Sequence[str]) -> dict[str, object]:
     """`--set name=value` pairs, each value read as the type of the param's default."""
-    import yaml
-
     values: dict[str, object] = {}
     for pair in pairs:
         name, sep, raw = pair.partition("=")
@@ -474,8 +481,6 @@ def parse_overrides(defaults: Mapping[str, object], pairs: Sequence[str]) -> dic
 
 def plan_for(spec: str, *, sets: Sequence[str] = (), pace: float = 1.0, voice: Mapping[str, object] | None = None) -> Plan:
     """Load the routine named or pointed to by `spec` and expand it with `--set` pairs and voice overrides."""
-    from relax.library import resolve
-
     ref = resolve(spec)
     routine, source = load_routine(ref.path, display_path(ref.path))
     overrides = parse_overrides(routine.params, sets)

@@ -70,7 +70,8 @@ def list_rows(refs: list[RoutineRef]) -> list[ListRow]:
         try:
             timeline = build_timeline(plan_for(str(ref.path)))
         except RelaxError as exc:
-            rows.append(ListRow(ref.name, str(exc).splitlines()[0], None, origin, str(ref.path), str(exc).splitlines()[0]))
+            first = str(exc).splitlines()[0]
+            rows.append(ListRow(ref.name, first, None, origin, str(ref.path), first))
             continue
         rows.append(ListRow(ref.name, timeline.plan.title, timeline.duration, origin, str(ref.path)))
     return rows

@@ -70,15 +70,11 @@ class SessionLayout:
     def _place_next(self) -> None:
         index = len(self.placed)
         cue = self.plan.cues[index]
-        if cue.kind is CueKind.speech:
-            seconds = len(self.clips.samples(cue.text)) / self.rate
-        elif cue.fill:
-            seconds = max(0.0, cue.seconds - self._previous)
-        else:
-            seconds = cue.seconds
+        clip_frames = len(self.clips.samples(cue.text)) if cue.kind is CueKind.speech else 0
+        seconds = cue.length(clip_frames / self.rate, self._previous)
         start = round(self._seconds * self.rate)
         if cue.kind is CueKind.speech:
-            end = start + len(self.clips.samples(cue.text))  # a clip is never cut or stretched
+            end = start + clip_frames  # a clip is never cut or stretched
             self._seconds = end / self.rate
         else:
             self._seconds += seconds

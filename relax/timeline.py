@@ -75,12 +75,7 @@ def build_timeline(plan: Plan, speech_length: SpeechLength | None = None, *, est
     clock = 0.0
     previous = 0.0
     for index, cue in enumerate(plan.cues):
-        if cue.kind is CueKind.speech:
-            duration = length(cue)
-        elif cue.fill:
-            duration = max(0.0, cue.seconds - previous)
-        else:
-            duration = cue.seconds
+        duration = cue.length(length(cue) if cue.kind is CueKind.speech else 0.0, previous)
         timed.append(TimedCue(index, cue, clock, duration))
         clock += duration
         previous = duration
