@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from relax.cache import AudioCache, Clip
 from relax.plan import CueKind, Plan
@@ -23,6 +23,8 @@ class PrepareResult:
     seconds: float
     clips: int
     audio_seconds: float
+    entries: Mapping[str, Clip] = field(default_factory=dict, repr=False)
+    """The validated clip of every key prepared."""
 
     def to_json(self) -> dict[str, float | int]:
         return {"synthesized": self.synthesized, "reused": self.reused, "seconds": round(self.seconds, 3),
@@ -57,7 +59,12 @@ def prepare(
     for plan, settings in plans:
         for job in speech_jobs(plan, settings):
             jobs.setdefault(job.key, job)
-    missing = [job for job in jobs.values() if cache.get(job.key, job.settings.sample_rate) is None]
+    entries: dict[str, Clip] = {}
+    for key, job in jobs.items():
+        clip = cache.get(key, job.settings.sample_rate)
+        if clip is not None:
+            entries[key] = clip
+    missing = [job for key, job in jobs.items() if key not in entries]
     done = len(jobs) - len(missing)
     if on_progress:
         on_progress(done, len(jobs))
@@ -71,28 +78,20 @@ def prepare(
                 on_progress(done, len(jobs))
 
         pool.run(missing, finished)
-    audio = 0.0
-    for job in jobs.values():
+    for job in missing:  # only what was just made needs reading again
         clip = cache.get(job.key, job.settings.sample_rate)
         if clip is None:
             raise SpeechError(f"the clip for {job.text!r} vanished from the cache at {cache.root}")
-        audio += clip.seconds
-    return PrepareResult(len(missing), len(jobs) - len(missing), time.perf_counter() - started, len(jobs), audio)
-
-
-def clip_for(text: str, settings: SpeechSettings, cache: AudioCache) -> Clip:
-    """The cached clip of a text (prepare first)."""
-    clip = cache.get(settings.key(text), settings.sample_rate)
-    if clip is None:
-        raise SpeechError(f"no cached audio for {text!r}; run relax prepare")
-    return clip
+        entries[job.key] = clip
+    audio = sum(clip.seconds for clip in entries.values())
+    return PrepareResult(len(missing), len(jobs) - len(missing), time.perf_counter() - started, len(jobs), audio, entries)
 
 
 def exact_timeline(plan: Plan, settings: SpeechSettings, cache: AudioCache, *, workers: int | None = None,
                    on_progress: Callable[[int, int], None] | None = None) -> Timeline:
     """The timeline with real clip lengths, synthesizing what is missing."""
-    prepare([(plan, settings)], cache, workers=workers, on_progress=on_progress)
-    lengths = {job.text: clip_for(job.text, settings, cache).seconds for job in speech_jobs(plan, settings)}
+    entries = prepare([(plan, settings)], cache, workers=workers, on_progress=on_progress).entries
+    lengths = {job.text: entries[job.key].seconds for job in speech_jobs(plan, settings)}
     return build_timeline(plan, lambda cue: lengths[cue.text], estimated=False)
 
 
