@@ -370,21 +370,26 @@ def describe_error(error: Any) -> str:
     return str(error["msg"]).lower()
 
 
-def _clean_loc(loc: tuple[Any, ...], kind: str) -> Loc:
-    """Drop the union tags pydantic inserts after each step index, and union member names."""
+# How pydantic names union members in a location: `str`, `list[str]`, `function-before[...]`, ...
+_UNION_MEMBER = re.compile(r"^(?:str|int|float|bool|none|[a-z][a-z-]*\[.*\])$")
+
+
+def _clean_loc(loc: tuple[Any, ...], kind: str, data: Any) -> Loc:
+    """The location in the file: without the step-kind tag pydantic inserts after each step index,
+    nor the names of union members (a user's own key, even `str`, is kept: it is in the data)."""
     cleaned: list[str | int] = []
-    skip_tag = False
+    node = data
+    after_step_index = False
     for part in loc:
-        if skip_tag and kind != "step_kind":
-            skip_tag = False
-            if isinstance(part, str) and (part in STEP_KINDS):
-                continue
-        skip_tag = False
-        if isinstance(part, str) and (part.startswith(("list[", "dict[", "str", "int", "float", "bool")) and part not in ("steps",)):
+        is_tag = after_step_index and kind != "step_kind" and part in STEP_KINDS
+        after_step_index = False
+        in_data = isinstance(node, dict) and part in node
+        if is_tag or (isinstance(part, str) and not in_data and _UNION_MEMBER.match(part)):
             continue
         cleaned.append(part)
+        node = _lookup(node, (part,))
         if isinstance(part, int) and len(cleaned) >= 2 and cleaned[-2] == "steps":
-            skip_tag = True
+            after_step_index = True
     return tuple(cleaned)
 
 
@@ -392,7 +397,7 @@ def _problems(exc: ValidationError, data: Any, source: SourceMap) -> list[Proble
     problems: list[Problem] = []
     seen: set[Loc] = set()
     for error in exc.errors():
-        loc = _clean_loc(error["loc"], error["type"])
+        loc = _clean_loc(error["loc"], error["type"], data)
         if error["type"] == "extra_forbidden":
             key = str(loc[-1])
             parent = _lookup(data, loc[:-1])

@@ -52,6 +52,12 @@ CASES = [
         re.compile(r"tab-indent\.yaml:3:1: invalid YAML: .*\btab\b.*"),
     ),
     case("empty.yaml", "empty.yaml:1:1: file is empty: a routine needs at least 'steps'"),
+    case(
+        "unknown-key-like-type.yaml",
+        "unknown-key-like-type.yaml:2:1: intensity: unknown key",
+        "unknown-key-like-type.yaml:5:5: strength: unknown key",
+        "unknown-key-like-type.yaml:7:5: str: unknown key",
+    ),
     case("empty-expansion.yaml", "empty-expansion.yaml:3:3: steps: the routine expands to nothing to play (an empty 'for' list?)"),
     case("whitespace-only.yaml", "whitespace-only.yaml:1:1: file is empty: a routine needs at least 'steps'"),
     case("comments-only.yaml", "comments-only.yaml:1:1: file is empty: a routine needs at least 'steps'"),
