@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from relax.errors import RelaxError
@@ -109,7 +109,7 @@ class AudioCache:
             return None
         final = self.path(key)
         os.replace(temp, final)
-        return Clip(final, clip.frames, sample_rate)
+        return replace(clip, path=final)
 
     def _entries(self) -> list[Path]:
         if not self.root.is_dir():

@@ -80,10 +80,8 @@ class _Builder:
 
     def _bomb(self, node: yaml.Node) -> Problem:
         # Aliases share their anchor's node, so point at the first place that reuses a node.
-        for via, reached in self.trail:
-            if id(reached) in self.seen and reached is not via:
-                return self.fail(via, f"document expands to more than {MAX_NODES:,} values (an alias bomb?)")
-        return self.fail(node, f"document expands to more than {MAX_NODES:,} values (an alias bomb?)")
+        reused = next((via for via, reached in self.trail if id(reached) in self.seen and reached is not via), node)
+        return self.fail(reused, f"document expands to more than {MAX_NODES:,} values (an alias bomb?)")
 
     def build(self, node: yaml.Node, loc: Loc, via: yaml.Node | None = None) -> Any:
         self.count += 1
