@@ -77,6 +77,16 @@ class AudioCache:
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}{SUFFIX}"
 
+    def ensure(self) -> None:
+        """Create the cache folder and check it can be written, so a bad folder is reported once, up front."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f"{TEMP_PREFIX}probe-{os.getpid()}-{time.monotonic_ns()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise CacheError(f"cannot use the audio cache folder {self.root}: {exc.strerror or exc}") from None
+
     def get(self, key: str, sample_rate: int) -> Clip | None:
         """The valid clip for `key`; a corrupt entry is deleted and reported as missing."""
         path = self.path(key)

@@ -13,17 +13,20 @@ from relax import __version__
 from relax.duration import format_duration
 from relax.errors import RelaxError, RoutineError
 from relax.cache import AudioCache, format_size, parse_size
+from relax.config import Config, load_config
 from relax.library import available, create_routine
 from relax.paths import cache_dir
+from relax.pcm import SESSION_RATE
 from relax.plan import Plan, plan_for
-from relax.prepare import exact_timeline, prepare, settings_for
+from relax.prepare import exact_schedule, prepare, settings_for
 from relax.player import PlayerKind
 from relax.render import render_plan
 from relax.report import list_rows, timeline_text
-from relax.session import play_session
+from relax.schedule import build_schedule
+from relax.session import play_session, preview_ambience
+from relax.sound import session_sound
 from relax.routine import Engine, routine_json_schema
 from relax.speech import list_voices
-from relax.timeline import build_timeline
 
 
 class RelaxGroup(click.Group):
@@ -60,7 +63,7 @@ def voice_options(command: Any) -> Any:
         click.option("--engine", type=click.Choice([e.value for e in Engine]), help="Speech engine (default: the routine's)."),
         click.option("--voice", help="Voice name (see relax voices) or a Piper .onnx file."),
         click.option("--rate", type=int, help="Speaking rate in words per minute (80-400)."),
-        click.option("--volume", type=float, help="Speech volume, 0.0 to 1.0."),
+        click.option("--volume", type=float, help="Voice volume, 0.0 to 1.0 (or voice_volume in relax.toml)."),
         click.option("--cache-dir", type=click.Path(path_type=Path), help="Audio cache folder (default: RELAX_CACHE_DIR)."),
         click.option("--workers", type=click.IntRange(1, 64), help="Synthesis processes (default: one per core)."),
     ]):
@@ -70,6 +73,28 @@ def voice_options(command: Any) -> Any:
 
 def _voice(engine: str | None, voice: str | None, rate: int | None, volume: float | None) -> dict[str, object]:
     return {"engine": Engine(engine) if engine else None, "voice": voice, "rate": rate, "volume": volume}
+
+
+def _plan(routine: str, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None, rate: int | None,
+          volume: float | None, config: Config) -> Plan:
+    """The plan of ROUTINE: command-line voice options beat the routine's, which beat relax.toml's."""
+    defaults = {"engine": config.engine, "voice": config.voice, "rate": config.rate, "volume": config.voice_volume}
+    return plan_for(routine, sets=sets, pace=pace, voice=_voice(engine, voice, rate, volume), defaults=defaults)
+
+
+volume_type = click.FloatRange(0.0, 1.0)
+
+
+def sound_options(command: Any) -> Any:
+    """--ambience, --ambience-volume and --bell-volume."""
+    for option in reversed([
+        click.option("--ambience", metavar="NAME|FILE|none",
+                     help="A bed of sound under the voice: brown, pink, rain, ocean, drone, an audio file, or none."),
+        click.option("--ambience-volume", type=volume_type, help="Ambience volume, 0.0 to 1.0."),
+        click.option("--bell-volume", type=volume_type, help="Bell volume, 0.0 to 1.0."),
+    ]):
+        command = option(command)
+    return command
 
 
 def _cache(path: Path | None) -> AudioCache:
@@ -93,6 +118,17 @@ def _progress(label: str) -> Any:
                 bar.__exit__(None, None, None)
 
     return update
+
+
+player_option = click.option(
+    "--player", type=click.Choice([p.value for p in PlayerKind]), envvar="RELAX_PLAYER",
+    help="Audio backend: miniaudio (default) or simpleaudio (or RELAX_PLAYER, or player in relax.toml).")
+
+
+def _player(player: str | None, no_audio: bool, config: Config) -> PlayerKind | None:
+    if no_audio:
+        return None
+    return PlayerKind(player or config.player or PlayerKind.miniaudio.value)
 
 
 pace_option = click.option(
@@ -134,15 +170,15 @@ def list_command(as_json: bool) -> None:
 def show(routine: str, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None, rate: int | None,
          volume: float | None, cache_dir: Path | None, workers: int | None, estimate: bool, as_json: bool) -> None:
     """Print the timeline of ROUTINE: every cue with its start and duration."""
-    plan = plan_for(routine, sets=sets, pace=pace, voice=_voice(engine, voice, rate, volume))
+    plan = _plan(routine, sets, pace, engine, voice, rate, volume, load_config())
     if estimate:
-        timeline = build_timeline(plan)
+        schedule = build_schedule(plan, SESSION_RATE)
     else:
-        timeline = exact_timeline(plan, settings_for(plan), _cache(cache_dir), workers=workers, on_progress=_progress("Synthesizing"))
+        schedule = exact_schedule(plan, settings_for(plan), _cache(cache_dir), workers=workers, on_progress=_progress("Synthesizing"))
     if as_json:
-        _echo_json(timeline.to_json())
+        _echo_json(schedule.to_json())
     else:
-        click.echo(timeline_text(timeline))
+        click.echo(timeline_text(schedule))
 
 
 @cli.command()
@@ -150,30 +186,36 @@ def show(routine: str, sets: tuple[str, ...], pace: float, engine: str | None, v
 @set_option
 @pace_option
 @voice_options
-@click.option("--player", type=click.Choice([p.value for p in PlayerKind]), envvar="RELAX_PLAYER", default="miniaudio",
-              show_default=True, help="Audio backend (or RELAX_PLAYER).")
+@sound_options
+@player_option
 @click.option("--no-audio", is_flag=True, help="Guide in text only, in real time.")
 @click.option("--start-at", metavar="SECTION", help="Begin at this section.")
 @click.pass_context
 def play(ctx: click.Context, routine: str, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None,
-         rate: int | None, volume: float | None, cache_dir: Path | None, workers: int | None, player: str,
-         no_audio: bool, start_at: str | None) -> None:
-    """Guide a session of ROUTINE: speech, timed holds and bells, with keys to pause and skip.
+         rate: int | None, volume: float | None, cache_dir: Path | None, workers: int | None, ambience: str | None,
+         ambience_volume: float | None, bell_volume: float | None, player: str | None, no_audio: bool,
+         start_at: str | None) -> None:
+    """Guide a session of ROUTINE: speech, timed holds, breaths and bells, an ambience bed if asked for,
+    with keys to pause, skip and set volumes.
 
-    Keys: space pause/resume, n or right next step, b or left back, s next section,
-    + and - volume, q quit. Not on a terminal: one plain line per cue.
+    Keys: space pause/resume, n or right next step (a say with its pause, a hold with its countdown,
+    a whole breathing exercise), b or left back, s next section, + and - voice volume, a and z ambience
+    volume, q quit. Not on a terminal: one plain line per cue.
     """
-    plan = plan_for(routine, sets=sets, pace=pace, voice=_voice(engine, voice, rate, volume))
+    config = load_config()
+    plan = _plan(routine, sets, pace, engine, voice, rate, volume, config)
+    sound = session_sound(plan, config, ambience=ambience, ambience_volume=ambience_volume, bell_volume=bell_volume)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     try:
-        summary = play_session(plan, settings_for(plan), _cache(cache_dir), player=None if no_audio else PlayerKind(player),
+        summary = play_session(plan, settings_for(plan), _cache(cache_dir), sound, player=_player(player, no_audio, config),
                                start_at=start_at, interactive=interactive, workers=workers)
     except KeyboardInterrupt:
         click.echo("Stopped before the session began.")
         ctx.exit(130)
     click.echo(summary.line())
-    if summary.interrupted:
-        ctx.exit(130)
+    if ctx.obj.get("debug"):
+        click.echo(summary.debug_line(), err=True)
+    ctx.exit(summary.exit_code)
 
 
 @cli.command()
@@ -182,11 +224,15 @@ def play(ctx: click.Context, routine: str, sets: tuple[str, ...], pace: float, e
 @set_option
 @pace_option
 @voice_options
+@sound_options
 def render(routine: str, output: Path, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None,
-           rate: int | None, volume: float | None, cache_dir: Path | None, workers: int | None) -> None:
-    """Write a session of ROUTINE to a WAV file: the same audio as `relax play`."""
-    plan = plan_for(routine, sets=sets, pace=pace, voice=_voice(engine, voice, rate, volume))
-    result = render_plan(plan, settings_for(plan), _cache(cache_dir), output, workers=workers,
+           rate: int | None, volume: float | None, cache_dir: Path | None, workers: int | None, ambience: str | None,
+           ambience_volume: float | None, bell_volume: float | None) -> None:
+    """Write a session of ROUTINE to a WAV file: the same audio as `relax play`, sample for sample."""
+    config = load_config()
+    plan = _plan(routine, sets, pace, engine, voice, rate, volume, config)
+    sound = session_sound(plan, config, ambience=ambience, ambience_volume=ambience_volume, bell_volume=bell_volume)
+    result = render_plan(plan, settings_for(plan), _cache(cache_dir), output, sound, workers=workers,
                          on_progress=_progress("Synthesizing"))
     click.echo(f"Wrote {result.path} ({format_duration(result.seconds)}, {format_size(result.bytes)})")
 
@@ -200,7 +246,8 @@ def render(routine: str, output: Path, sets: tuple[str, ...], pace: float, engin
 def prepare_command(routines: tuple[str, ...], sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None,
                     rate: int | None, volume: float | None, cache_dir: Path | None, workers: int | None, as_json: bool) -> None:
     """Synthesize every missing speech clip of the routines, so they play instantly."""
-    plans: list[Plan] = [plan_for(spec, sets=sets, pace=pace, voice=_voice(engine, voice, rate, volume)) for spec in routines]
+    config = load_config()
+    plans: list[Plan] = [_plan(spec, sets, pace, engine, voice, rate, volume, config) for spec in routines]
     result = prepare([(plan, settings_for(plan)) for plan in plans], _cache(cache_dir), workers=workers,
                      on_progress=_progress("Synthesizing"))
     if as_json:
@@ -265,14 +312,46 @@ def check(routines: tuple[str, ...]) -> None:
     failed = False
     for spec in routines:
         try:
-            timeline = build_timeline(plan_for(spec))
+            schedule = build_schedule(plan_for(spec), SESSION_RATE)
         except RelaxError as exc:
             failed = True
             _echo_error(exc)
             continue
-        click.echo(f"OK {timeline.plan.name} ({format_duration(timeline.duration)})")
+        click.echo(f"OK {schedule.plan.name} ({format_duration(schedule.duration)})")
     if failed:
         sys.exit(1)
+
+
+@cli.group()
+def ambience() -> None:
+    """The ambience beds that can play under the voice."""
+
+
+@ambience.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def ambience_list(as_json: bool) -> None:
+    """List the built-in ambience beds."""
+    from relax.ambience import BUILTIN_BEDS
+
+    if as_json:
+        _echo_json([{"name": bed.name, "description": bed.description} for bed in BUILTIN_BEDS])
+    else:
+        for bed in BUILTIN_BEDS:
+            click.echo(f"{bed.name:<8} {bed.description}")
+
+
+@ambience.command("preview")
+@click.argument("name", metavar="NAME|FILE")
+@click.option("--volume", type=volume_type, help="Ambience volume, 0.0 to 1.0 (default: relax.toml's, else 0.3).")
+@player_option
+@cache_dir_option
+def ambience_preview(name: str, volume: float | None, player: str | None, cache_dir: Path | None) -> None:
+    """Play ten seconds of a built-in bed or an audio file."""
+    config = load_config()
+    kind = _player(player, False, config) or PlayerKind.miniaudio
+    summary = preview_ambience(name, _cache(cache_dir), volume=volume if volume is not None else config.ambience_volume,
+                               player=kind)
+    click.echo("Done." if summary.finished else summary.line())
 
 
 @cli.command()

@@ -8,10 +8,11 @@ import numpy as np
 
 from relax.cache import AudioCache
 from relax.errors import RelaxError
+from relax.mixer import Clip as Samples
 from relax.plan import Plan
-from relax.prepare import default_workers, speech_jobs
+from relax.prepare import cached_schedule, default_workers, speech_jobs
+from relax.schedule import Schedule
 from relax.speech import SpeechError, SpeechSettings
-from relax.stream import Samples
 from relax.synthesis import Job, SynthesisPool
 
 
@@ -48,7 +49,8 @@ class BackgroundClips(ClipStore):
 
     def __init__(self, cache: AudioCache, settings: SpeechSettings, plan: Plan, workers: int | None = None) -> None:
         super().__init__(cache, settings)
-        self.missing = [job for job in speech_jobs(plan, settings) if self.load(job.text) is None]
+        self.plan = plan
+        self.missing = [job for job in speech_jobs(plan, settings) if cache.get(job.key, settings.sample_rate) is None]
         self.error: RelaxError | None = None
         self._ready = threading.Condition()
         self._done: set[str] = set()
@@ -91,6 +93,15 @@ class BackgroundClips(ClipStore):
 
     def failure(self) -> Exception | None:
         return self.error
+
+    def ready(self) -> bool:
+        """True once every clip of the plan is in the cache."""
+        with self._ready:
+            return self._finished and self.error is None
+
+    def exact_schedule(self) -> Schedule | None:
+        """The whole session placed from the cached clips' lengths (no samples read); None if one is missing."""
+        return cached_schedule(self.plan, self.settings, self.cache)
 
     def close(self) -> None:
         """Stop synthesis and its workers (a session may end before every clip is made)."""

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import IO, Protocol
-
-from rich.console import Console, Group
-from rich.live import Live
-from rich.padding import Padding
-from rich.progress_bar import ProgressBar
-from rich.table import Table
-from rich.text import Text
+from typing import IO, Any, Protocol
 
 from relax.duration import format_duration
-from relax.plan import CueKind
-from relax.stream import PlacedCue, SessionLayout
+from relax.mixer import Gains
+from relax.plan import Cue, CueKind, Role
+from relax.schedule import Schedule, ScheduledCue
 
-KEY_HELP = "space pause · n/→ next · b/← back · s next section · +/- volume · q quit"
+KEY_HELP = "space pause · n/→ next step · b/← back · s next section · +/- voice · a/z ambience · q quit"
 
 
 @dataclass(frozen=True)
@@ -26,52 +21,67 @@ class SessionState:
     title: str
     section: str
     caption: str
+    """The instruction being followed: the words of the current step (kept through its hold or
+    pause), or which breath of a breathing exercise."""
     label: str
-    """Hold, Breathe in, ... while silent; empty while speaking."""
+    """Hold, Breathe in, Pause, ... while that part of a step lasts; empty while instructions are spoken."""
     remaining: float | None
-    """Seconds left in the current hold, pause or breath phase."""
+    """Seconds left in that hold, pause or breath phase."""
     elapsed: float
     total: float
     paused: bool
-    volume: float
-    cue: PlacedCue
+    gains: Gains
+    cue: ScheduledCue
+
+    @property
+    def countdown(self) -> str:
+        """`Hold… 3`: whole seconds left, rounded up, so it never shows 0 while it still runs."""
+        if not self.label or self.remaining is None:
+            return ""
+        return f"{self.label}… {max(1, math.ceil(self.remaining - 1e-6))}"
 
 
-def session_state(layout: SessionLayout, frame: int, total_frames: int, paused: bool, volume: float) -> SessionState:
-    """The state at `frame`: the caption is the last words spoken in the current step."""
-    index = layout.index_at(frame)
-    placed = layout.cue(index)
-    caption = ""
-    for back in range(index, -1, -1):
-        cue = layout.cue(back).cue
-        if cue.kind is CueKind.speech and cue.role == "say":
-            caption = cue.text
-            break
+def session_state(schedule: Schedule, frame: int, total_frames: int, paused: bool, gains: Gains) -> SessionState:
+    """The state at `frame`."""
+    index = schedule.index_at(frame)
+    placed = schedule.cue(index)
+    cue = placed.cue
     label = ""
     remaining: float | None = None
-    if placed.cue.kind is not CueKind.speech or placed.cue.role != "say":
-        group = _group_end(layout, index)
-        label = placed.cue.text if placed.cue.kind is CueKind.silence else _label(placed)
-        remaining = max(0.0, (group - frame) / layout.rate)
-    rate = layout.rate
-    return SessionState(layout.plan.title, placed.cue.section, caption, label, remaining,
-                        frame / rate, total_frames / rate, paused, volume, placed)
+    if cue.role is not Role.say:
+        label = cue.label
+        remaining = max(0.0, (_part_end(schedule, index) - frame) / schedule.rate)
+    rate = schedule.rate
+    return SessionState(schedule.plan.title, cue.section_name, _caption(schedule.plan.cues, index), label, remaining,
+                        frame / rate, total_frames / rate, paused, gains, placed)
 
 
-def _label(placed: PlacedCue) -> str:
-    return {"countdown": "Hold", "bell": ""}.get(placed.cue.role, placed.cue.text if placed.cue.role.startswith("breathe") else "")
+def _caption(cues: tuple[Cue, ...], index: int) -> str:
+    """The last words said before `index`, unless a breathing exercise came between (it shows its own)."""
+    cue = cues[index]
+    if cue.role.is_breath:
+        number, count = cue.breath
+        return f"Breath {number} of {count}"
+    for back in range(index, -1, -1):
+        earlier = cues[back]
+        if earlier.role is Role.say:
+            return earlier.text
+        if earlier.role.is_breath:
+            return ""
+    return ""
 
 
-def _group_end(layout: SessionLayout, index: int) -> int:
-    """The end of the run of cues that make one hold or one breath phase."""
-    role = layout.cue(index).cue.role
-    family = ("hold", "countdown") if role in ("hold", "countdown") else (role,)
-    end = layout.cue(index).end
+def _part_end(schedule: Schedule, index: int) -> int:
+    """The end of the part of a step a cue is in: a whole hold with its countdown, one breath phase, one pause."""
+    cue = schedule.cue(index).cue
+    end = schedule.cue(index).end
     following = index + 1
-    while following < len(layout.placed) and layout.cue(following).cue.role in family:
-        if role.startswith("breathe") and layout.cue(following).cue.kind is CueKind.speech:
+    while following < schedule.placed:
+        after = schedule.cue(following).cue
+        same = after.step == cue.step and after.label == cue.label and after.breath == cue.breath
+        if not same or (cue.role.is_breath and after.role is not cue.role):
             break
-        end = layout.cue(following).end
+        end = schedule.cue(following).end
         following += 1
     return end
 
@@ -80,8 +90,17 @@ class View(Protocol):
     """Shows the session as it goes."""
 
     def show(self, state: SessionState) -> None: ...
-    def message(self, text: str) -> None: ...
     def close(self) -> None: ...
+
+
+class NoView:
+    """Shows nothing: an ambience preview has no steps to follow."""
+
+    def show(self, state: SessionState) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 class PlainView:
@@ -96,13 +115,9 @@ class PlainView:
             return
         self.last = state.cue.index
         cue = state.cue.cue
-        text = cue.text if cue.kind is not CueKind.bell else f"({cue.text} bell)"
-        section = f"[{cue.section}] " if cue.section else ""
+        text = f"({cue.bell} bell)" if cue.kind is CueKind.bell else cue.shown
+        section = f"[{cue.section_name}] " if cue.section else ""
         self.out.write(f"{format_duration(state.elapsed):>7}  {section}{cue.kind.value}: {text}\n")
-        self.out.flush()
-
-    def message(self, text: str) -> None:
-        self.out.write(text + "\n")
         self.out.flush()
 
     def close(self) -> None:
@@ -110,37 +125,44 @@ class PlainView:
 
 
 class LiveView:
-    """A quiet full-terminal view redrawn in place by rich (no flicker, no scrolling)."""
+    """A quiet full-terminal view redrawn in place by rich (no flicker, no scrolling); starts on its first frame."""
 
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.live = Live(console=console, auto_refresh=False, transient=False)
-        self.live.start()
+    def __init__(self) -> None:
+        self.live: Any = None
 
     def show(self, state: SessionState) -> None:
+        if self.live is None:
+            from rich.live import Live
+
+            self.live = Live(auto_refresh=False, transient=False)
+            self.live.start()
         self.live.update(self._render(state), refresh=True)
 
-    def _render(self, state: SessionState) -> Group:
+    def _render(self, state: SessionState) -> Any:
+        from rich.console import Group
+        from rich.padding import Padding
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
         header = Text(state.title, style="bold cyan")
         if state.paused:
             header.append("   paused", style="yellow")
         section = Text(state.section or " ", style="dim cyan")
         caption = Text(state.caption or " ", style="white")
-        timer = Text(" ")
-        if state.label and state.remaining is not None:
-            timer = Text(f"{state.label}… {state.remaining:0.0f}", style="green")
+        timer = Text(state.countdown or " ", style="green")
         bar = ProgressBar(total=max(state.total, 0.001), completed=min(state.elapsed, state.total), width=48,
                           complete_style="cyan", finished_style="cyan", style="grey35")
         left = max(0.0, state.total - state.elapsed)
+        gains = state.gains
         clock = Text(f"{format_duration(state.elapsed)} / {format_duration(state.total)}  ({format_duration(left)} left)"
-                     f"   volume {state.volume:.0%}", style="dim")
+                     f"   voice {gains.voice:.0%} · ambience {gains.ambience:.0%}", style="dim")
         progress = Table.grid(padding=(0, 1))
         progress.add_row(bar, clock)
         return Group(header, section, Text(""), Padding(caption, (0, 2)), Padding(timer, (0, 2)), Text(""), progress,
                      Text(KEY_HELP, style="grey50"))
 
-    def message(self, text: str) -> None:
-        self.live.console.print(text)
-
     def close(self) -> None:
-        self.live.stop()
+        if self.live is not None:
+            self.live.stop()
+            self.live = None

@@ -21,6 +21,8 @@ class Key(str, Enum):
     section = "section"
     louder = "louder"
     softer = "softer"
+    ambience_up = "ambience_up"
+    ambience_down = "ambience_down"
     quit = "quit"
 
 
@@ -31,6 +33,7 @@ _KEYS = {
     "s": Key.section,
     "+": Key.louder, "=": Key.louder, "\x1b[A": Key.louder,
     "-": Key.softer, "_": Key.softer, "\x1b[B": Key.softer,
+    "a": Key.ambience_up, "z": Key.ambience_down,
     "q": Key.quit, "\x1b": Key.quit,
 }
 
@@ -51,10 +54,14 @@ class KeyReader:
         if self._saved is not None:
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
 
-    def read(self, timeout: float) -> list[Key]:
-        """Keys pressed within `timeout` seconds (arrow keys arrive as escape sequences)."""
-        ready, _, _ = select.select([self.fd], [], [], timeout)
-        if not ready:
+    def read(self, timeout: float, wake: int | None = None) -> list[Key]:
+        """Keys pressed within `timeout` seconds (arrow keys arrive as escape sequences); returns early
+        when `wake` (a signal's wakeup pipe) becomes readable."""
+        watched = [self.fd] if wake is None else [self.fd, wake]
+        ready, _, _ = select.select(watched, [], [], timeout)
+        if wake is not None and wake in ready:
+            os.read(wake, 64)
+        if self.fd not in ready:
             return []
         data = os.read(self.fd, 64).decode("utf-8", "ignore")
         keys: list[Key] = []

@@ -12,10 +12,12 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import ValidationError
 
+from relax.bells import bell_seconds
 from relax.duration import is_duration_text, parse_duration
 from relax.errors import Problem, RoutineError, UsageError
 from relax.library import SUFFIXES, find_by_name, resolve, search_path
 from relax.routine import (
+    Ambience,
     Bell,
     Breathe,
     CueStyle,
@@ -44,7 +46,7 @@ MAX_SECONDS = 24 * 3600.0
 MAX_INCLUDE_DEPTH = 8
 MIN_PACE, MAX_PACE = 0.5, 2.0
 SECTION_SEPARATOR = " / "
-BELL_SECONDS = {"bowl": 6.0, "chime": 3.0}
+AMBIENCE_OFF = "none"
 COUNTDOWN_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 BREATH_WORDS = {"in": "Breathe in", "hold": "Hold", "out": "Breathe out", "rest": "Hold"}
 
@@ -57,20 +59,58 @@ class CueKind(str, Enum):
     bell = "bell"
 
 
+class Role(str, Enum):
+    """Which part of a step a cue plays: what the screen shows and how navigation groups cues."""
+
+    say = "say"
+    pause = "pause"
+    hold = "hold"
+    countdown = "countdown"
+    breathe_in = "breathe-in"
+    breathe_hold = "breathe-hold"
+    breathe_out = "breathe-out"
+    breathe_rest = "breathe-rest"
+    bell = "bell"
+
+    @property
+    def is_breath(self) -> bool:
+        return self.value.startswith("breathe")
+
+
 @dataclass(frozen=True)
 class Cue:
     """One item of a session, before speech lengths are known."""
 
     kind: CueKind
-    text: str
-    """Speech: the words spoken. Silence and bell: what the screen shows."""
-    section: str
+    role: Role
+    step: int
+    """The routine step this cue belongs to (a say and its pause, a hold and its countdown, a whole
+    breathe): next and back move between steps."""
+    section: tuple[str, ...] = ()
+    """The enclosing section titles, outermost first."""
+    text: str = ""
+    """Speech: the words spoken."""
+    label: str = ""
+    """What the screen shows while the cue plays: Hold, Breathe in, Pause, the bell's name."""
+    bell: str = ""
+    """Bell cues: which bell."""
     seconds: float = 0.0
     """Silence and bell: the length. Speech: 0, known once synthesized."""
     fill: bool = False
     """Silence only: `seconds` counts from the start of the speech cue just before it."""
-    role: str = ""
-    """say, pause, hold, countdown, breathe-in, ... for display."""
+    ambience: Ambience | None = None
+    """The enclosing sections' ambience changes, merged (None: the routine's own)."""
+    breath: tuple[int, int] = (0, 0)
+    """Breathe cues: which breath of how many."""
+
+    @property
+    def section_name(self) -> str:
+        return SECTION_SEPARATOR.join(self.section)
+
+    @property
+    def shown(self) -> str:
+        """The text a listing shows: the words, the label, or the bell."""
+        return self.text or self.label or self.bell
 
     def length(self, spoken: float, previous: float) -> float:
         """Seconds this cue lasts, given its clip's length (speech) and the previous cue's length (fill)."""
@@ -93,6 +133,8 @@ class Plan:
     language: str
     cues: tuple[Cue, ...]
     sections: tuple[str, ...]
+    ambience: Ambience | None = None
+    """The routine's own ambience (its top-level key), with a file path made absolute."""
 
 
 @dataclass
@@ -102,8 +144,9 @@ class _Frame:
     source: SourceMap
     path: Path
     scope: dict[str, object]
-    section: str
+    section: tuple[str, ...]
     includes: tuple[Path, ...]
+    ambience: Ambience | None = None
 
 
 @dataclass
@@ -116,6 +159,7 @@ class _Expansion:
     seconds: float = 0.0
     roots: tuple[Path, ...] = ()
     steps: int = 0
+    step_id: int = 0
 
 
 class _Abort(Exception):
@@ -180,7 +224,10 @@ def expand(
     chosen = voice or routine.voice
     roots = tuple(p.resolve() for p in search_path())
     state = _Expansion(pace=pace, rate=chosen.rate, roots=roots)
-    frame = _Frame(source, path.resolve(), params, "", (path.resolve(),))
+    frame = _Frame(source, path.resolve(), params, (), (path.resolve(),))
+    ambience = None
+    if routine.ambience is not None:
+        ambience = _merged_ambience(state, frame, ("ambience",), None, routine.ambience)
     try:
         _steps(state, frame, list(routine.steps), ("steps",))
     except _Abort:
@@ -198,6 +245,7 @@ def expand(
         language=routine.language,
         cues=tuple(state.cues),
         sections=tuple(state.sections),
+        ambience=ambience,
     )
 
 
@@ -222,7 +270,11 @@ def _emit(state: _Expansion, frame: _Frame, loc: Loc, cue: Cue) -> None:
     if state.seconds > MAX_SECONDS:
         _fail(state, frame, loc, "the session lasts more than 24 hours")
         raise _Abort
-    state.cues.append(replace(cue, section=frame.section))
+    state.cues.append(replace(cue, section=frame.section, step=state.step_id, ambience=frame.ambience))
+
+
+def _new_step(state: _Expansion) -> None:
+    state.step_id += 1
 
 
 def _text(state: _Expansion, frame: _Frame, loc: Loc, text: str) -> str | None:
@@ -282,20 +334,23 @@ def _step(state: _Expansion, frame: _Frame, step: Any, loc: Loc) -> None:
     if state.steps > MAX_STEPS:
         _fail(state, frame, loc, f"the session takes more than {MAX_STEPS:,} steps to expand")
         raise _Abort
+    if isinstance(step, (Say, Pause, Hold, Breathe, Bell)):
+        _new_step(state)
     if isinstance(step, Say):
         text = _text(state, frame, loc + ("say",), step.say)
         if text is not None:
-            _emit(state, frame, loc, Cue(CueKind.speech, text, "", role="say"))
+            _emit(state, frame, loc, Cue(CueKind.speech, Role.say, 0, text=text))
         if step.pause is not None:
-            _silence(state, frame, loc + ("pause",), step.pause, "Pause", "pause")
+            _silence(state, frame, loc + ("pause",), step.pause)
     elif isinstance(step, Pause):
-        _silence(state, frame, loc + ("pause",), step.pause, "Pause", "pause")
+        _silence(state, frame, loc + ("pause",), step.pause)
     elif isinstance(step, Hold):
         _hold(state, frame, step, loc)
     elif isinstance(step, Breathe):
         _breathe(state, frame, step, loc)
     elif isinstance(step, Bell):
-        _emit(state, frame, loc, Cue(CueKind.bell, step.bell.value, "", seconds=BELL_SECONDS[step.bell.value], role="bell"))
+        name = step.bell.value
+        _emit(state, frame, loc, Cue(CueKind.bell, Role.bell, 0, label=name, bell=name, seconds=bell_seconds(name)))
     elif isinstance(step, Repeat):
         times = _count(state, frame, loc + ("repeat",), step.repeat, 1)
         for _ in range(times or 0):
@@ -308,18 +363,56 @@ def _step(state: _Expansion, frame: _Frame, step: Any, loc: Loc) -> None:
         title = _text(state, frame, loc + ("section",), step.section)
         if title is not None:
             # Nested sections keep their parents' names, so every part stays findable.
-            title = f"{frame.section}{SECTION_SEPARATOR}{title}" if frame.section else title
-            if title not in state.sections:
-                state.sections.append(title)
-            _steps(state, replace(frame, section=title), step.steps, loc + ("steps",))
+            path = (*frame.section, title)
+            name = SECTION_SEPARATOR.join(path)
+            if name not in state.sections:
+                state.sections.append(name)
+            ambience = frame.ambience
+            if step.ambience is not None:
+                ambience = _merged_ambience(state, frame, loc + ("ambience",), ambience, step.ambience)
+            _steps(state, replace(frame, section=path, ambience=ambience), step.steps, loc + ("steps",))
     elif isinstance(step, Include):
         _include(state, frame, step, loc)
 
 
-def _silence(state: _Expansion, frame: _Frame, loc: Loc, value: object, text: str, role: str) -> None:
+def is_audio_path(spec: str) -> bool:
+    """An ambience given as a file (a `/`, a suffix, or an existing file) rather than a bed name."""
+    return "/" in spec or Path(spec).suffix != "" or Path(spec).is_file()
+
+
+def _merged_ambience(state: _Expansion, frame: _Frame, loc: Loc, outer: Ambience | None, inner: Ambience) -> Ambience | None:
+    """`inner` with what it leaves out taken from `outer`; its sound checked (a file made absolute)."""
+    sound = inner.sound
+    if sound is not None:
+        sound = _ambience_sound(state, frame, loc + ("sound",), sound)
+        if sound is None:
+            return outer
+    base = outer or Ambience()
+    return Ambience(sound=sound if sound is not None else base.sound,
+                    volume=inner.volume if inner.volume is not None else base.volume)
+
+
+def _ambience_sound(state: _Expansion, frame: _Frame, loc: Loc, sound: str) -> str | None:
+    from relax.ambience import BUILTIN_BEDS  # numpy is only needed once a routine has ambience
+
+    names = [bed.name for bed in BUILTIN_BEDS]
+    if sound.strip().lower() in (*names, AMBIENCE_OFF):
+        return sound.strip().lower()
+    if not is_audio_path(sound):
+        _fail(state, frame, loc, f"ambience: unknown sound {sound!r} (built-in: {', '.join(names)}, or none; "
+                                 "or a path to an audio file)")
+        return None
+    target = frame.path.parent / Path(sound).expanduser()
+    if not target.is_file():
+        _fail(state, frame, loc, f"ambience: no audio file {sound!r} next to {frame.path.name}")
+        return None
+    return str(target.resolve())
+
+
+def _silence(state: _Expansion, frame: _Frame, loc: Loc, value: object) -> None:
     seconds = _seconds(state, frame, loc, value)
     if seconds is not None:
-        _emit(state, frame, loc, Cue(CueKind.silence, text, "", seconds=seconds, role=role))
+        _emit(state, frame, loc, Cue(CueKind.silence, Role.pause, 0, label="Pause", seconds=seconds))
 
 
 def _hold(state: _Expansion, frame: _Frame, step: Hold, loc: Loc) -> None:
@@ -334,11 +427,11 @@ def _hold(state: _Expansion, frame: _Frame, step: Hold, loc: Loc) -> None:
     # The countdown's seconds are paced like the rest, so the hold keeps its paced length.
     beat = 1.0 / state.pace
     if seconds - count * beat > 1e-9:
-        _emit(state, frame, loc, Cue(CueKind.silence, "Hold", "", seconds=seconds - count * beat, role="hold"))
+        _emit(state, frame, loc, Cue(CueKind.silence, Role.hold, 0, label="Hold", seconds=seconds - count * beat))
     # Each number sits at the start of its own second, so the hold ends exactly on time.
     for number in range(count, 0, -1):
-        _emit(state, frame, loc, Cue(CueKind.speech, COUNTDOWN_WORDS[number], "", role="countdown"))
-        _emit(state, frame, loc, Cue(CueKind.silence, "Hold", "", seconds=beat, fill=True, role="countdown"))
+        _emit(state, frame, loc, Cue(CueKind.speech, Role.countdown, 0, text=COUNTDOWN_WORDS[number], label="Hold"))
+        _emit(state, frame, loc, Cue(CueKind.silence, Role.countdown, 0, label="Hold", seconds=beat, fill=True))
 
 
 def _breathe(state: _Expansion, frame: _Frame, step: Breathe, loc: Loc) -> None:
@@ -351,19 +444,20 @@ def _breathe(state: _Expansion, frame: _Frame, step: Breathe, loc: Loc) -> None:
     except ValueError as exc:
         _fail(state, frame, loc + ("breathe",), f"breathe: {exc}")
         return
-    for _ in range(cycles):
+    for cycle in range(1, cycles + 1):
         for phase, base in phases:
             seconds = base / state.pace
             words = BREATH_WORDS[phase]
-            role = f"breathe-{phase}"
+            role = Role(f"breathe-{phase}")
+            breath = (cycle, cycles)
             if step.cues is CueStyle.spoken:
-                _emit(state, frame, loc, Cue(CueKind.speech, words, "", role=role))
-                _emit(state, frame, loc, Cue(CueKind.silence, words, "", seconds=seconds, fill=True, role=role))
+                _emit(state, frame, loc, Cue(CueKind.speech, role, 0, text=words, label=words, breath=breath))
+                _emit(state, frame, loc, Cue(CueKind.silence, role, 0, label=words, seconds=seconds, fill=True, breath=breath))
             elif step.cues is CueStyle.bell:
-                _emit(state, frame, loc, Cue(CueKind.bell, "chime", "", seconds=0.0, role=role))
-                _emit(state, frame, loc, Cue(CueKind.silence, words, "", seconds=seconds, role=role))
+                _emit(state, frame, loc, Cue(CueKind.bell, role, 0, label=words, bell="chime", breath=breath))
+                _emit(state, frame, loc, Cue(CueKind.silence, role, 0, label=words, seconds=seconds, breath=breath))
             else:
-                _emit(state, frame, loc, Cue(CueKind.silence, words, "", seconds=seconds, role=role))
+                _emit(state, frame, loc, Cue(CueKind.silence, role, 0, label=words, seconds=seconds, breath=breath))
 
 
 def _sides(state: _Expansion, frame: _Frame, step: Sides, loc: Loc) -> None:
@@ -453,7 +547,7 @@ def _include(state: _Expansion, frame: _Frame, step: Include, loc: Loc) -> None:
             scope[name] = check_param(name, routine.params[name], value)
         except ValueError as exc:
             _fail(state, frame, at, f"with: {exc}")
-    inner = _Frame(source, target, scope, frame.section, (*frame.includes, target))
+    inner = _Frame(source, target, scope, frame.section, (*frame.includes, target), frame.ambience)
     _steps(state, inner, list(routine.steps), ("steps",))
 
 
@@ -479,17 +573,20 @@ def parse_overrides(defaults: Mapping[str, object], pairs: Sequence[str]) -> dic
     return values
 
 
-def plan_for(spec: str, *, sets: Sequence[str] = (), pace: float = 1.0, voice: Mapping[str, object] | None = None) -> Plan:
-    """Load the routine named or pointed to by `spec` and expand it with `--set` pairs and voice overrides."""
+def plan_for(spec: str, *, sets: Sequence[str] = (), pace: float = 1.0, voice: Mapping[str, object] | None = None,
+             defaults: Mapping[str, object] | None = None) -> Plan:
+    """Load the routine named or pointed to by `spec` and expand it with `--set` pairs and voice overrides;
+    `voice` (the command line) beats the routine's voice, which beats `defaults` (the config file)."""
     ref = resolve(spec)
     routine, source = load_routine(ref.path, display_path(ref.path))
     overrides = parse_overrides(routine.params, sets)
-    written = routine.voice.model_dump()
-    if written["voice"] and written["voice"].endswith(".onnx"):
+    written = routine.voice.model_dump(exclude_unset=True)
+    if written.get("voice") and written["voice"].endswith(".onnx"):
         written["voice"] = str(ref.path.parent / Path(written["voice"]).expanduser())  # relative to the routine
     given = {k: v for k, v in (voice or {}).items() if v is not None}
+    base = {k: v for k, v in (defaults or {}).items() if v is not None}
     try:
-        chosen = Voice.model_validate({**written, **given})
+        chosen = Voice.model_validate({**base, **written, **given})
     except ValidationError as exc:
         error = exc.errors()[0]
         raise UsageError(f"--{error['loc'][0]}: {describe_error(error)}") from None

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 from relax.cache import AudioCache, Clip
 from relax.plan import CueKind, Plan
+from relax.schedule import Schedule, build_schedule
 from relax.speech import SpeechError, SpeechSettings, speech_settings
 from relax.synthesis import Job, SynthesisPool
-from relax.timeline import Timeline, build_timeline
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ def prepare(
     """Synthesize every missing clip of `plans` with `workers` processes of `threads` threads each
     (default: one per core, sharing the cores); reports (done, total) to `on_progress`."""
     started = time.perf_counter()
+    cache.ensure()
     jobs: dict[str, Job] = {}
     for plan, settings in plans:
         for job in speech_jobs(plan, settings):
@@ -87,12 +88,23 @@ def prepare(
     return PrepareResult(len(missing), len(jobs) - len(missing), time.perf_counter() - started, len(jobs), audio, entries)
 
 
-def exact_timeline(plan: Plan, settings: SpeechSettings, cache: AudioCache, *, workers: int | None = None,
-                   on_progress: Callable[[int, int], None] | None = None) -> Timeline:
-    """The timeline with real clip lengths, synthesizing what is missing."""
+def exact_schedule(plan: Plan, settings: SpeechSettings, cache: AudioCache, *, workers: int | None = None,
+                   on_progress: Callable[[int, int], None] | None = None) -> Schedule:
+    """The schedule with real clip lengths, synthesizing what is missing."""
     entries = prepare([(plan, settings)], cache, workers=workers, on_progress=on_progress).entries
-    lengths = {job.text: entries[job.key].seconds for job in speech_jobs(plan, settings)}
-    return build_timeline(plan, lambda cue: lengths[cue.text], estimated=False)
+    lengths = {job.text: entries[job.key].frames for job in speech_jobs(plan, settings)}
+    return build_schedule(plan, settings.sample_rate, lambda cue: lengths[cue.text])
+
+
+def cached_schedule(plan: Plan, settings: SpeechSettings, cache: AudioCache) -> Schedule | None:
+    """The schedule from the lengths of cached clips (headers only); None when one is missing."""
+    lengths: dict[str, int] = {}
+    for job in speech_jobs(plan, settings):
+        clip = cache.get(job.key, settings.sample_rate)
+        if clip is None:
+            return None
+        lengths[job.text] = clip.frames
+    return build_schedule(plan, settings.sample_rate, lambda cue: lengths[cue.text])
 
 
 def settings_for(plan: Plan) -> SpeechSettings:

@@ -1,4 +1,4 @@
-"""Rendering a session into an audio file from the same stream the player plays."""
+"""Rendering a session into an audio file from the same mixer the player plays."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from pathlib import Path
 from relax.cache import AudioCache
 from relax.clips import ClipStore
 from relax.errors import RelaxError
+from relax.mixer import Mixer, SoundBank, to_int16
 from relax.plan import Plan
 from relax.prepare import prepare
+from relax.schedule import Schedule
+from relax.sound import SessionSound
 from relax.speech import SpeechSettings
-from relax.stream import SessionLayout, SessionStream
+from relax.stream import Placer
 
 BLOCK_SECONDS = 10
 
@@ -38,26 +41,26 @@ def _discard(partial: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
-def render_wav(layout: SessionLayout, target: Path, on_progress: Callable[[int, int], None] | None = None) -> RenderResult:
-    """Write the whole session as a mono 16-bit WAV; the file appears complete or not at all."""
+def render_wav(mixer: Mixer, target: Path, on_progress: Callable[[int, int], None] | None = None) -> RenderResult:
+    """Write the whole session as a 16-bit WAV; the file appears complete or not at all."""
     if target.suffix.lower() != ".wav":
         raise RenderError(f"{target}: only .wav files can be rendered (name the file something.wav)")
     if target.is_dir():
         raise RenderError(f"{target}: is a folder")
-    total = layout.total_frames()
-    stream = SessionStream(layout)
+    fmt = mixer.format
+    total = mixer.schedule.total_frames() or 0
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    block = BLOCK_SECONDS * layout.rate
+    block = BLOCK_SECONDS * fmt.rate
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with wave.open(str(partial), "wb") as writer:
-            writer.setnchannels(1)
+            writer.setnchannels(fmt.channels)
             writer.setsampwidth(2)
-            writer.setframerate(layout.rate)
+            writer.setframerate(fmt.rate)
             written = 0
             while written < total:
                 frames = min(block, total - written)
-                writer.writeframes(stream.read(frames).tobytes())
+                writer.writeframes(to_int16(mixer.render(written, frames)).data)
                 written += frames
                 if on_progress:
                     on_progress(written, total)
@@ -68,12 +71,20 @@ def render_wav(layout: SessionLayout, target: Path, on_progress: Callable[[int, 
     except BaseException:
         _discard(partial)
         raise
-    return RenderResult(target, total / layout.rate, target.stat().st_size)
+    return RenderResult(target, total / fmt.rate, target.stat().st_size)
 
 
-def render_plan(plan: Plan, settings: SpeechSettings, cache: AudioCache, target: Path, *, workers: int | None = None,
-                on_progress: Callable[[int, int], None] | None = None) -> RenderResult:
+def session_mixer(plan: Plan, settings: SpeechSettings, cache: AudioCache, sound: SessionSound) -> Mixer:
+    """A mixer over the whole session, every clip cached (synthesize them first) and every bed loaded."""
+    beds = sound.load_beds(cache.root)
+    schedule = Schedule(plan, settings.sample_rate)
+    bank = SoundBank()
+    Placer(schedule, bank, ClipStore(cache, settings)).all()
+    return Mixer(schedule, bank, sound.format(beds), beds=beds, choice=sound.choice, gains=sound.gains)
+
+
+def render_plan(plan: Plan, settings: SpeechSettings, cache: AudioCache, target: Path, sound: SessionSound, *,
+                workers: int | None = None, on_progress: Callable[[int, int], None] | None = None) -> RenderResult:
     """Synthesize what is missing, then write the session of `plan` to `target`."""
-    store = ClipStore(cache, settings)
     prepare([(plan, settings)], cache, workers=workers, on_progress=on_progress)
-    return render_wav(SessionLayout(plan, store, settings.sample_rate), target)
+    return render_wav(session_mixer(plan, settings, cache, sound), target)

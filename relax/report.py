@@ -8,8 +8,9 @@ from typing import Any
 from relax.duration import format_duration
 from relax.errors import RelaxError
 from relax.library import RoutineRef
+from relax.pcm import SESSION_RATE
 from relax.plan import CueKind, plan_for
-from relax.timeline import Timeline, build_timeline
+from relax.schedule import Schedule, build_schedule
 
 
 def _clock(seconds: float) -> str:
@@ -17,22 +18,24 @@ def _clock(seconds: float) -> str:
     return f"{int(minutes):3d}:{secs:04.1f}"
 
 
-def timeline_text(timeline: Timeline) -> str:
-    """The timeline as aligned lines under section headings, with the total at the end."""
-    plan = timeline.plan
+def timeline_text(schedule: Schedule) -> str:
+    """The schedule as aligned lines under section headings, with the total at the end."""
+    plan = schedule.plan
+    rate = schedule.rate
     lines = [plan.title, "=" * len(plan.title)]
     if plan.safety:
         lines += ["", *(f"! {line}" for line in plan.safety.splitlines())]
     section: str | None = None
-    for timed in timeline.cues:
-        cue = timed.cue
-        if cue.section != section:
-            section = cue.section
+    cues = schedule.cues()
+    for placed in cues:
+        cue = placed.cue
+        if cue.section_name != section:
+            section = cue.section_name
             lines += ["", f"## {section}" if section else "## (no section)"]
-        text = cue.text if cue.kind is not CueKind.bell else f"({cue.text} bell)"
-        lines.append(f"{_clock(timed.start)}  {timed.duration:6.1f}s  {cue.kind.value:<7}  {text}")
-    note = " (estimated from the speaking rate)" if timeline.estimated else ""
-    lines += ["", f"Total {format_duration(timeline.duration)} in {len(timeline.cues)} cues{note}"]
+        text = f"({cue.bell} bell)" if cue.kind is CueKind.bell else cue.shown
+        lines.append(f"{_clock(placed.start / rate)}  {placed.frames / rate:6.1f}s  {cue.kind.value:<7}  {text}")
+    note = " (estimated from the speaking rate)" if schedule.estimated else ""
+    lines += ["", f"Total {format_duration(schedule.duration)} in {len(cues)} cues{note}"]
     return "\n".join(lines)
 
 
@@ -68,10 +71,10 @@ def list_rows(refs: list[RoutineRef]) -> list[ListRow]:
     for ref in refs:
         origin = "built-in" if ref.builtin else "user"
         try:
-            timeline = build_timeline(plan_for(str(ref.path)))
+            schedule = build_schedule(plan_for(str(ref.path)), SESSION_RATE)
         except RelaxError as exc:
             first = str(exc).splitlines()[0]
             rows.append(ListRow(ref.name, first, None, origin, str(ref.path), first))
             continue
-        rows.append(ListRow(ref.name, timeline.plan.title, timeline.duration, origin, str(ref.path)))
+        rows.append(ListRow(ref.name, schedule.plan.title, schedule.duration, origin, str(ref.path)))
     return rows

@@ -210,10 +210,33 @@ class Sides(Model):
     steps: list[Step] = Field(min_length=1)
 
 
+def _ambience_shorthand(value: object) -> object:
+    # `ambience: rain` and `ambience: none` are the common cases; the mapping form adds a volume.
+    return {"sound": value} if isinstance(value, str) else value
+
+
+class Ambience(Model):
+    """A bed of sound under the voice: its sound and volume; what is left out is inherited."""
+
+    sound: str | None = Field(None, min_length=1, description=(
+        "a built-in bed (brown, pink, rain, ocean, drone), an audio file relative to the routine, or none"))
+    volume: float | None = Field(None, ge=0.0, le=1.0, description="0.0 to 1.0")
+
+
+AmbienceValue = Annotated[
+    Ambience,
+    BeforeValidator(_ambience_shorthand),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {
+        "type": "object", "additionalProperties": False,
+        "properties": {"sound": {"type": "string"}, "volume": {"type": "number", "minimum": 0, "maximum": 1}}}]}),
+]
+
+
 class Section(Model):
     """A named part of the session, shown on screen and used to jump or skip."""
 
     section: str = Field(min_length=1)
+    ambience: AmbienceValue | None = Field(None, description="change the ambience bed for this section")
     steps: list[Step] = Field(min_length=1)
 
 
@@ -306,6 +329,7 @@ class Routine(Model):
     language: str = Field("en", description="language code of the spoken text, e.g. en, en-gb, de")
     safety: str = Field("", description="shown before a session starts")
     voice: Voice = Field(default_factory=Voice)
+    ambience: AmbienceValue | None = Field(None, description="a bed of sound under the voice: a name, or {sound, volume}")
     params: dict[str, ParamValue] = Field(default_factory=dict, description="names usable as {name}, with defaults")
     steps: list[Step] = Field(min_length=1)
 
@@ -454,7 +478,8 @@ def _suggest(key: str, parent: Any, at_root: bool = False) -> str:
     elif at_root:
         allowed = _keys(Routine)
     else:
-        allowed = list(STEP_KINDS) + list(Routine.model_fields) + list(Voice.model_fields) + ["countdown", "cycles", "cues", "with", "in"]
+        allowed = (list(STEP_KINDS) + list(Routine.model_fields) + list(Voice.model_fields) + list(Ambience.model_fields)
+                   + ["countdown", "cycles", "cues", "with", "in"])
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from relax.errors import RelaxError
+from relax.pcm import SESSION_RATE
 
 if TYPE_CHECKING:  # worker processes import this module; they never need the routine models
     from relax.routine import Engine, Voice
 
-SAMPLE_RATE = 22050
-"""Both engines speak at 22050 Hz, and so does the whole session."""
+SPEECH_LUFS = -20.0
+"""Every clip is normalized to this loudness before it enters the cache, whatever engine and sentence."""
 PIPER_NATURAL_WPM = 160.0
 """Piper has no rate setting; its length scale is this over the wanted words per minute."""
 RATE_RANGE = (80, 400)
@@ -46,11 +47,12 @@ class SpeechSettings:
     """espeak: a voice id/name or '' for the language's default. piper: a .onnx path."""
     rate: int
     """Words per minute, pace included."""
-    volume: float
     pitch: int
     language: str
     engine_version: str
-    sample_rate: int = SAMPLE_RATE
+    sample_rate: int = SESSION_RATE
+    loudness: float = SPEECH_LUFS
+    """Target loudness in LUFS: part of the key, so clips leveled differently are never mixed up."""
 
     def key(self, text: str) -> str:
         """The content address of `text` spoken with these settings."""
@@ -114,15 +116,13 @@ def speech_settings(voice: Voice, language: str, pace: float) -> SpeechSettings:
     low, high = RATE_RANGE
     if not low <= voice.rate <= high:
         raise SpeechError(f"rate must be between {low} and {high} words per minute, not {voice.rate}")
-    if not 0.0 <= voice.volume <= 1.0:
-        raise SpeechError(f"volume must be between 0 and 1, not {voice.volume:g}")
     engine = resolve_engine(voice.engine)
     rate = round(voice.rate * pace)
     if engine == "espeak":
         library = espeak_library_version()
         if library is None or importlib.util.find_spec("pyttsx3") is None:
             raise SpeechError(f"the espeak engine is not installed: {ESPEAK_INSTALL}")
-        return SpeechSettings("espeak", voice.voice or "", rate, voice.volume, voice.pitch, language,
+        return SpeechSettings("espeak", voice.voice or "", rate, voice.pitch, language,
                               f"pyttsx3-{_package_version('pyttsx3')}/espeak-ng-{library}")
     if not piper_installed():
         raise SpeechError(f"the piper engine is not installed: {PIPER_INSTALL}")
@@ -132,7 +132,7 @@ def speech_settings(voice: Voice, language: str, pace: float) -> SpeechSettings:
     if model.suffix != ".onnx" or not model.is_file():
         raise SpeechError(f"piper voice '{voice.voice}' is not a .onnx voice file (see relax voices --engine piper)")
     stat = model.stat()
-    return SpeechSettings("piper", str(model.resolve()), rate, voice.volume, voice.pitch, language,
+    return SpeechSettings("piper", str(model.resolve()), rate, voice.pitch, language,
                           f"piper-tts-{_package_version('piper-tts')}/{model.name}-{stat.st_size}")
 
 
@@ -179,7 +179,6 @@ class EspeakEngine:
     def synthesize(self, text: str, settings: SpeechSettings, target: Path) -> None:
         self.engine.setProperty("voice", self.voice_id(settings))
         self.engine.setProperty("rate", settings.rate)
-        self.engine.setProperty("volume", settings.volume)
         self.engine.setProperty("pitch", settings.pitch)
         self.engine.save_to_file(text, str(target))
         self.engine.runAndWait()
@@ -218,7 +217,7 @@ class PiperEngine:
         if voice.config.sample_rate != settings.sample_rate:
             raise SpeechError(f"piper voice {Path(settings.voice).name} speaks at {voice.config.sample_rate} Hz; "
                               f"relax needs {settings.sample_rate} Hz voices (medium or low quality)")
-        config = self._config(length_scale=PIPER_NATURAL_WPM / settings.rate, volume=settings.volume)
+        config = self._config(length_scale=PIPER_NATURAL_WPM / settings.rate)
         with wave.open(str(target), "wb") as writer:
             # Piper writes nothing for text without speakable words, which leaves a broken header.
             writer.setnchannels(1)

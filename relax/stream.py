@@ -1,171 +1,210 @@
-"""One continuous PCM stream for a whole session: clips, silences and bells at one sample rate.
+"""The live side of the mixer: cues placed ahead of the play position by a feeder thread, and a
+stream the audio callback reads without ever waiting.
 
-The live player and the file renderer both read this stream, so what you hear is what
-you export, sample for sample. Cue boundaries are rounded from exact cumulative times,
-so rounding never accumulates into drift.
+The callback only mixes samples already in memory. When what it needs is not placed yet (speech
+still being synthesized), it plays silence without moving on and counts an underrun, so nothing
+is skipped; it never blocks the device.
 """
 
 from __future__ import annotations
 
-import bisect
+import collections
 import threading
-from dataclasses import dataclass
+import time
 from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
 
-from relax.bells import bell_sound
-from relax.plan import Cue, CueKind, Plan
+from relax.errors import RelaxError
+from relax.mixer import Block, Clip, Gains, Mixer, SoundBank, to_pcm
+from relax.schedule import Schedule, ScheduledCue
+from relax.plan import CueKind
 
-Samples = npt.NDArray[np.int16]
+FADE_SECONDS = 0.006
+"""Pause, resume, seek and stop fade over this instead of clicking."""
+LOOKAHEAD_SECONDS = 20.0
+"""How far ahead of the play position the feeder keeps cues placed and their clips in memory."""
 
 
 class ClipSource(Protocol):
     """Speech samples by text; may block until a clip is synthesized."""
 
-    def samples(self, text: str) -> Samples: ...
+    def samples(self, text: str) -> Clip: ...
 
     def failure(self) -> Exception | None:
         """Why clips can no longer be made (checked by the session so it never waits forever)."""
         ...
 
 
-@dataclass(frozen=True)
-class PlacedCue:
-    """A cue at its exact place in the stream, in frames."""
+class NoSpeech:
+    """The clip source of a session without speech (an ambience preview)."""
 
-    index: int
-    cue: Cue
-    start: int
-    frames: int
+    def samples(self, text: str) -> Clip:
+        raise RelaxError(f"no speech in this session, but a cue says {text!r}")
 
-    @property
-    def end(self) -> int:
-        return self.start + self.frames
-
-
-class SessionLayout:
-    """Where every cue of a plan starts in frames; computed in order as clips become known."""
-
-    def __init__(self, plan: Plan, clips: ClipSource, sample_rate: int) -> None:
-        self.plan = plan
-        self.clips = clips
-        self.rate = sample_rate
-        self.placed: list[PlacedCue] = []
-        self._seconds = 0.0
-        self._previous = 0.0
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self.plan.cues)
-
-    def cue(self, index: int) -> PlacedCue:
-        """Cue `index` placed; places every earlier cue first (which may wait for clips)."""
-        with self._lock:
-            while len(self.placed) <= index:
-                self._place_next()
-            return self.placed[index]
-
-    def _place_next(self) -> None:
-        index = len(self.placed)
-        cue = self.plan.cues[index]
-        clip_frames = len(self.clips.samples(cue.text)) if cue.kind is CueKind.speech else 0
-        seconds = cue.length(clip_frames / self.rate, self._previous)
-        start = round(self._seconds * self.rate)
-        if cue.kind is CueKind.speech:
-            end = start + clip_frames  # a clip is never cut or stretched
-            self._seconds = end / self.rate
-        else:
-            self._seconds += seconds
-            end = round(self._seconds * self.rate)
-        self._previous = seconds
-        self.placed.append(PlacedCue(index, cue, start, end - start))
-
-    def total_frames(self) -> int:
-        """The session's length (places every cue, so it may wait for clips)."""
-        return self.cue(len(self) - 1).end if len(self) else 0
-
-    def place_through(self, frame: int) -> None:
-        """Place cues until one reaches past `frame` (or all are placed)."""
-        while True:
-            with self._lock:
-                done = len(self.placed) == len(self.plan.cues) or (self.placed and self.placed[-1].end > frame)
-                if not done:
-                    self._place_next()
-            if done:
-                return
-
-    def ends_by(self, frame: int) -> bool:
-        """True once every cue is placed and `frame` is past the last."""
-        with self._lock:
-            complete = len(self.placed) == len(self.plan.cues)
-            return complete and (not self.placed or frame >= self.placed[-1].end)
-
-    def known_frames(self) -> int:
-        """The end of the last cue placed so far, without waiting."""
-        with self._lock:
-            return self.placed[-1].end if self.placed else 0
-
-    def index_at(self, frame: int) -> int:
-        """The index of the cue playing at `frame`, among the cues placed so far."""
-        with self._lock:
-            starts = [p.start for p in self.placed]
-        return max(0, bisect.bisect_right(starts, frame) - 1)
-
-    def sound(self, placed: PlacedCue) -> Samples | None:
-        if placed.cue.kind is CueKind.speech:
-            return self.clips.samples(placed.cue.text)
-        if placed.cue.kind is CueKind.bell:
-            return bell_sound(placed.cue.text, self.rate)
+    def failure(self) -> Exception | None:
         return None
 
 
-LONGEST_SOUND_SECONDS = 8.0
-"""Bells ring on past their own cue; reading looks back this far for sounds still ringing."""
+class Placer:
+    """Places a schedule's cues in order, putting each speech clip in the bank first (may block on synthesis)."""
+
+    def __init__(self, schedule: Schedule, bank: SoundBank, clips: ClipSource) -> None:
+        self.schedule = schedule
+        self.bank = bank
+        self.clips = clips
+
+    def through_index(self, index: int) -> ScheduledCue:
+        """Cue `index`, placing every cue up to it first."""
+        schedule = self.schedule
+        with schedule.placing:
+            while schedule.placed <= index:
+                self._next()
+        return schedule.cue(index)
+
+    def through_frame(self, frame: int) -> None:
+        """Place cues until one reaches past `frame`, or all are placed."""
+        schedule = self.schedule
+        while not schedule.placed_through(frame):
+            with schedule.placing:
+                if not schedule.placed_through(frame):
+                    self._next()
+
+    def all(self) -> int:
+        """Place every cue; the session's length in frames."""
+        if len(self.schedule):
+            self.through_index(len(self.schedule) - 1)
+        return self.schedule.known_frames()
+
+    def _next(self) -> None:
+        cue = self.schedule.plan.cues[self.schedule.placed]
+        frames = 0
+        if cue.kind is CueKind.speech:
+            clip = self.bank.get(cue.text)
+            if clip is None:
+                clip = self.clips.samples(cue.text)
+                self.bank.add(cue.text, clip)
+            frames = len(clip)
+        self.schedule.place(frames)
 
 
-class SessionStream:
-    """Reads the session's samples from a position, block by block; thread-safe for one reader and seeks."""
+class Feeder:
+    """A thread that keeps cues placed LOOKAHEAD_SECONDS ahead of the play position."""
 
-    def __init__(self, layout: SessionLayout, start_frame: int = 0) -> None:
-        self.layout = layout
-        self.position = start_frame
+    def __init__(self, placer: Placer, stream: LiveStream) -> None:
+        self.placer = placer
+        self.stream = stream
+        self.error: Exception | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="relax-feeder", daemon=True)
+        self._ahead = round(LOOKAHEAD_SECONDS * placer.schedule.rate)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        schedule = self.placer.schedule
+        try:
+            while not self._stop.is_set() and not schedule.complete:
+                self.placer.through_frame(self.stream.position + self._ahead)
+                self._stop.wait(0.05)
+        except Exception as exc:  # the session reports it; the audio thread must never see it
+            self.error = exc
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+
+class LiveStream:
+    """What the audio callback reads: mixed blocks from the play position, with short fades for pause,
+    resume and seek. Commands from other threads are queued and applied at the next block."""
+
+    def __init__(self, mixer: Mixer, start: int = 0) -> None:
+        self.mixer = mixer
+        self.position = start
+        """The next frame of the session to be mixed."""
+        self.gains = mixer.gains
+        self.underruns = 0
+        """Times the stream (or, counted by the player, the device) could not deliver in time."""
+        self.paused = False
         self.finished = False
-        self._lock = threading.Lock()
+        self._applied = self.gains
+        self._commands: collections.deque[tuple[str, int]] = collections.deque()
+        self._fade = max(1, round(FADE_SECONDS * mixer.format.rate))
+        ramp = (np.arange(self._fade, dtype=np.float32) + 0.5) / self._fade
+        self._fade_in = ramp
+        self._fade_out = ramp[::-1].copy()
+        # Starting at a section: the cues start there, but a bed would jump in mid-loop.
+        self._fading_in = start > 0 and mixer.has_bed
+        self._stalled = False
+        self.faded_at = 0.0
+        """When the last fade-out was mixed (monotonic seconds): a player stops its device once it is heard."""
+
+    # Commands, from any thread.
+    def pause(self) -> None:
+        self._commands.append(("pause", 0))
+
+    def resume(self) -> None:
+        self._commands.append(("resume", 0))
 
     def seek(self, frame: int) -> None:
-        with self._lock:
-            self.position = max(0, frame)
-            self.finished = False
+        self._commands.append(("seek", max(0, frame)))
 
-    def read(self, frames: int) -> Samples:
-        """The next `frames` samples (zeros past the end, and `finished` becomes true)."""
-        with self._lock:
-            out = self.render(self.position, frames)
-            self.position += frames
-            if self.layout.ends_by(self.position):
-                self.finished = True
-            return out
+    def set_gains(self, gains: Gains) -> None:
+        self.gains = gains
 
-    def render(self, start: int, frames: int) -> Samples:
-        """Samples [start, start + frames) of the session, mixing every sound that overlaps them."""
-        layout = self.layout
-        mix = np.zeros(frames, dtype=np.int32)
-        stop = start + frames
-        total = len(layout)
-        if total == 0:
-            return mix.astype(np.int16)
-        lookback = start - int(LONGEST_SOUND_SECONDS * layout.rate)
-        index = layout.index_at(max(0, lookback))
-        while index < total:
-            placed = layout.cue(index)
-            if placed.start >= stop:
-                break
-            sound = layout.sound(placed)
-            if sound is not None and placed.start + len(sound) > start:
-                begin = max(start, placed.start)
-                end = min(stop, placed.start + len(sound))
-                mix[begin - start:end - start] += sound[begin - placed.start:end - placed.start]
-            index += 1
-        return np.clip(mix, -32768, 32767).astype(np.int16)
+    @property
+    def pending(self) -> bool:
+        return bool(self._commands)
+
+    # The audio callback.
+    def read(self, frames: int) -> bytes:
+        """The next `frames` frames as 16-bit PCM; never blocks."""
+        fade_out_from: int | None = None
+        while self._commands:
+            command, frame = self._commands.popleft()
+            if command == "pause" and not self.paused:
+                fade_out_from = self.position
+                self.paused = True
+            elif command == "resume" and self.paused:
+                self.paused = False
+                self._fading_in = True
+                fade_out_from = None
+            elif command == "seek":
+                if not self.paused and fade_out_from is None:
+                    fade_out_from = self.position
+                self.position = frame
+                self.finished = False
+                self._fading_in = True
+        block = np.zeros((frames, self.mixer.format.channels), dtype=np.float32)
+        if fade_out_from is not None and self.mixer.ready(fade_out_from, self._fade):
+            tail = self._render(fade_out_from, self._fade)
+            tail *= self._fade_out[:, None]
+            block[: min(frames, self._fade)] += tail[:frames]
+            self.faded_at = time.monotonic()
+        if not self.paused:
+            if self.mixer.ready(self.position, frames):
+                self._stalled = False
+                sound = self._render(self.position, frames)
+                if self._fading_in:
+                    head = min(frames, self._fade)
+                    sound[:head] *= self._fade_in[:head, None]
+                    self._fading_in = False
+                block += sound
+                self.position += frames
+                if self.mixer.finished(self.position):
+                    self.finished = True
+            elif not self._stalled:
+                # Speech not synthesized in time: wait in silence rather than skip it.
+                self._stalled = True
+                self.underruns += 1
+                self._fading_in = True
+        return to_pcm(block)
+
+    def _render(self, start: int, frames: int) -> Block:
+        gains = self.gains
+        block = self.mixer.render(start, frames, gains, self._applied)
+        self._applied = gains
+        return block

@@ -11,6 +11,7 @@ import os
 import signal
 import threading
 import time
+import wave
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -48,12 +49,44 @@ def _quiet() -> None:
     os.dup2(devnull, 2)
 
 
+SOUNDING = 100
+"""Samples above this (-50 dBFS) are sound; below it, the silence around a clip's words."""
+
+
+def level(path: Path, lufs: float) -> None:
+    """Rewrite a mono 16-bit WAV at loudness `lufs`, its rare loudest peaks bent by the soft limiter rather
+    than the whole clip made quieter; an empty file is left alone."""
+    import numpy as np
+
+    from relax.loudness import gain_for
+    from relax.mixer import limit
+
+    try:
+        with wave.open(str(path), "rb") as reader:
+            rate = reader.getframerate()
+            samples = np.frombuffer(reader.readframes(reader.getnframes()), dtype=np.int16)
+    except (OSError, EOFError, wave.Error):
+        return  # the cache's own check rejects it
+    if not len(samples):
+        return
+    # Measured without the silence an engine leaves around the words: it would make short words read quiet.
+    sounding = np.flatnonzero(np.abs(samples.astype(np.int32)) > SOUNDING)
+    words = samples[sounding[0]:sounding[-1] + 1] if len(sounding) else samples
+    scaled = limit(samples.astype(np.float32) * np.float32(gain_for(words, rate, lufs, ceiling_dbfs=6.0) / 32768))
+    with wave.open(str(path), "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(np.rint(scaled * 32767).astype(np.int16).tobytes())
+
+
 def synthesize_into(engine: SpeechEngine, cache: AudioCache, job: Job) -> Clip:
-    """Speak one job into the cache; an empty result is tried again."""
+    """Speak one job into the cache at the target loudness; an empty result is tried again."""
     for _ in range(EMPTY_ATTEMPTS):
         temp = cache.temp_path(job.key)
         try:
             engine.synthesize(job.text, job.settings, temp)
+            level(temp, job.settings.loudness)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise

@@ -43,7 +43,8 @@ def test_version() -> None:
 
 
 @pytest.mark.parametrize("command", [[], ["list"], ["show"], ["check"], ["schema"], ["new"], ["play"], ["render"], ["prepare"],
-                                     ["voices"], ["cache"], ["cache", "info"], ["cache", "clear"], ["cache", "prune"]])
+                                     ["voices"], ["cache"], ["cache", "info"], ["cache", "clear"], ["cache", "prune"],
+                                     ["ambience"], ["ambience", "list"], ["ambience", "preview"]])
 def test_every_command_has_help(command: list[str]) -> None:
     code, out, _ = run(*command, "--help")
     assert code == 0 and out.startswith("Usage: ")
@@ -56,8 +57,8 @@ def test_show_prints_the_timeline(routine_file: Write, monkeypatch: pytest.Monke
     assert (code, err) == (0, "")
     assert out == (
         "Small\n=====\n\n! Go gently.\n\n## Start\n"
-        "  0:00.0     0.9s  speech   Hello there.\n"
-        "  0:00.9     2.0s  silence  Pause\n\n## (no section)\n"
+        "  0:00.0     1.0s  speech   Hello there.\n"
+        "  0:01.0     2.0s  silence  Pause\n\n## (no section)\n"
         "  0:03.0     2.0s  silence  Hold\n"
         "  0:05.0     0.6s  speech   two\n"
         "  0:05.5     0.4s  silence  Hold\n"
@@ -156,3 +157,57 @@ def test_new_into_a_given_folder(tmp_path: Path) -> None:
     code, out, _ = run("new", "x", "--path", str(tmp_path))
     assert code == 0 and (tmp_path / "x.yaml").is_file()
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_ambience_list() -> None:
+    code, out, err = run("ambience", "list")
+    assert (code, err) == (0, "")
+    assert [line.split()[0] for line in out.splitlines()] == ["brown", "pink", "rain", "ocean", "drone"]
+    code, out, _ = run("ambience", "list", "--json")
+    assert [bed["name"] for bed in json.loads(out)] == ["brown", "pink", "rain", "ocean", "drone"]
+
+
+def test_a_bad_config_file_is_one_located_line(tmp_path: Path, routine_file: Write, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "relax.toml"
+    config.write_text("engine = \"espeak\"\nrate = 20\n")
+    monkeypatch.setenv("RELAX_CONFIG", str(config))
+    code, out, err = run("render", str(routine_file(SMALL)), "-o", str(tmp_path / "x.wav"))
+    assert (code, out) == (1, "")
+    assert err == f"Error: {config}:2:1: rate: must be a whole number of words per minute from 80 to 400, not 20\n"
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_config_file_sets_defaults_the_routine_and_command_line_beat(tmp_path: Path, routine_file: Write,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "relax.toml"
+    config.write_text("engine = \"espeak\"\nrate = 200\nambience = \"brown\"\nambience_volume = 0.5\n")
+    monkeypatch.setenv("RELAX_CONFIG", str(config))
+    path = routine_file("title: Fast\nsteps:\n  - say: one two three four five six seven eight nine ten\n  - pause: 3\n")
+    fast = json.loads(run("show", str(path), "--estimate", "--json")[1])
+    slow = json.loads(run("show", str(path), "--estimate", "--json", "--rate", "100")[1])
+    assert fast["cues"][0]["duration"] == round(10 * 60 / 200 + 0.15, 3)  # the config's rate
+    assert slow["cues"][0]["duration"] == round(10 * 60 / 100 + 0.15, 3)  # the command line's
+    routine_rate = routine_file("voice: {rate: 120}\nsteps: [{say: one two three four five six}]\n", "slowish.yaml")
+    assert json.loads(run("show", str(routine_rate), "--estimate", "--json")[1])["cues"][0]["duration"] == round(
+        6 * 60 / 120 + 0.15, 3)  # the routine's own rate beats the config's
+    bedded, plain = tmp_path / "bed.wav", tmp_path / "plain.wav"
+    assert run("render", str(path), "-o", str(bedded))[0] == 0
+    assert run("render", str(path), "-o", str(plain), "--ambience", "none")[0] == 0
+    import wave
+
+    import numpy as np
+
+    def pause_level(file: Path) -> float:
+        with wave.open(str(file)) as reader:
+            samples = np.frombuffer(reader.readframes(reader.getnframes()), dtype=np.int16).astype(float)
+        pause = samples[-2 * 22050:-22050]
+        return float(np.sqrt(np.mean(pause ** 2)))
+
+    assert pause_level(plain) == 0.0  # --ambience none beats the config's brown noise
+    assert pause_level(bedded) > 300
+
+
+def test_an_unusable_cache_folder_is_reported_once_before_synthesis(routine_file: Write) -> None:
+    code, out, err = run("prepare", str(routine_file(SMALL)), "--engine", "espeak", "--cache-dir", "/proc/relax-cache")
+    assert (code, out) == (1, "")
+    assert err.startswith("Error: cannot use the audio cache folder /proc/relax-cache: ") and err.count("\n") == 1

@@ -6,9 +6,11 @@ from typing import Callable
 import pytest
 
 from relax.errors import RoutineError, UsageError
-from relax.plan import CueKind, Plan, expand, parse_overrides
+from relax.plan import CueKind, Plan, Role, expand, parse_overrides
 from relax.routine import load_routine
-from relax.timeline import build_timeline
+from relax.schedule import Schedule, build_schedule
+
+RATE = 22050
 
 Write = Callable[..., Path]
 
@@ -16,6 +18,10 @@ Write = Callable[..., Path]
 def plan_of(path: Path, sets: tuple[str, ...] = (), pace: float = 1.0) -> Plan:
     routine, source = load_routine(path, path.name)
     return expand(routine, source, path, name=path.stem, overrides=parse_overrides(routine.params, sets), pace=pace)
+
+
+def schedule_of(plan: Plan) -> Schedule:
+    return build_schedule(plan, RATE)
 
 
 def texts(plan: Plan) -> list[str]:
@@ -43,38 +49,58 @@ def test_repeat_and_set_override(routine_file: Write) -> None:
 
 def test_hold_countdown_ends_exactly_on_time(routine_file: Write) -> None:
     path = routine_file("params:\n  hold: 20s\nsteps:\n  - hold: '{hold}'\n    countdown: 3\n  - say: done\n")
-    timeline = build_timeline(plan_of(path))
-    spoken = [(t.start, t.cue.text) for t in timeline.cues if t.cue.kind is CueKind.speech]
+    schedule = schedule_of(plan_of(path))
+    spoken = [(t.start / RATE, t.cue.text) for t in schedule.cues() if t.cue.kind is CueKind.speech]
     assert spoken == [(17.0, "three"), (18.0, "two"), (19.0, "one"), (20.0, "done")]
+    assert len({cue.step for cue in schedule.plan.cues[:-1]}) == 1  # the hold and its countdown: one step
 
 
 def test_breathe_phases_fill_to_pattern(routine_file: Write) -> None:
     path = routine_file("steps:\n  - breathe: 4-7-8\n    cycles: 2\n  - bell: chime\n")
-    timeline = build_timeline(plan_of(path))
-    starts = [t.start for t in timeline.cues if t.cue.kind is CueKind.speech]
+    schedule = schedule_of(plan_of(path))
+    starts = [t.start / RATE for t in schedule.cues() if t.cue.kind is CueKind.speech]
     assert starts == [0.0, 4.0, 11.0, 19.0, 23.0, 30.0]
-    assert timeline.cues[-1].start == 38.0 and timeline.duration == 41.0
+    assert schedule.cues()[-1].start == 38 * RATE and schedule.duration == 41.0
+    breaths = [cue.breath for cue in schedule.plan.cues if cue.kind is CueKind.speech]
+    assert breaths == [(1, 2)] * 3 + [(2, 2)] * 3
 
 
 def test_box_breathing_has_four_phases(routine_file: Write) -> None:
     path = routine_file("steps:\n  - breathe: box 4\n    cycles: 1\n    cues: silent\n")
     plan = plan_of(path)
-    assert [(c.text, c.seconds) for c in plan.cues] == [("Breathe in", 4), ("Hold", 4), ("Breathe out", 4), ("Hold", 4)]
+    assert [(c.label, c.seconds) for c in plan.cues] == [("Breathe in", 4), ("Hold", 4), ("Breathe out", 4), ("Hold", 4)]
+    assert [c.role for c in plan.cues] == [Role.breathe_in, Role.breathe_hold, Role.breathe_out, Role.breathe_rest]
 
 
 def test_pace_scales_silences_and_speech(routine_file: Write) -> None:
     path = routine_file("steps:\n  - say: one two three four five six seven\n  - pause: 8\n  - hold: 16\n")
-    normal = build_timeline(plan_of(path))
-    slow = build_timeline(plan_of(path, pace=0.8))
-    assert [t.duration for t in slow.cues][1:] == [10.0, 20.0]
-    assert slow.cues[0].duration > normal.cues[0].duration
+    normal = schedule_of(plan_of(path))
+    slow = schedule_of(plan_of(path, pace=0.8))
+    assert [t.frames / RATE for t in slow.cues()][1:] == [10.0, 20.0]
+    assert slow.cues()[0].frames > normal.cues()[0].frames
 
 
 def test_sections_are_recorded_in_order(routine_file: Write) -> None:
     path = routine_file("steps:\n  - section: A\n    steps: [{say: a}]\n  - section: B\n    steps: [{say: b}]\n  - say: c\n")
     plan = plan_of(path)
     assert plan.sections == ("A", "B")
-    assert [c.section for c in plan.cues] == ["A", "B", ""]
+    assert [c.section for c in plan.cues] == [("A",), ("B",), ()]
+
+
+def test_nested_sections_and_their_spans(routine_file: Write) -> None:
+    path = routine_file("steps:\n  - section: Outer\n    steps:\n      - pause: 1\n      - section: Inner\n"
+                        "        steps: [{pause: 2}]\n      - pause: 3\n  - pause: 4\n")
+    plan = plan_of(path)
+    assert plan.sections == ("Outer", "Outer / Inner")
+    spans = [(span.name, span.start / RATE, span.end / RATE) for span in schedule_of(plan).sections()]
+    assert spans == [("Outer", 0.0, 6.0), ("Outer / Inner", 1.0, 3.0)]
+
+
+def test_each_written_step_is_one_step(routine_file: Write) -> None:
+    path = routine_file("steps:\n  - say: a\n    pause: 1\n  - repeat: 2\n    steps: [{say: b}]\n"
+                        "  - breathe: 4-4\n    cycles: 2\n  - bell: chime\n")
+    steps = [cue.step for cue in plan_of(path).cues]
+    assert steps == [1, 1, 2, 3] + [4] * 8 + [5]
 
 
 def test_include_with_params_and_name_lookup(routine_file: Write) -> None:

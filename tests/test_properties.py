@@ -10,9 +10,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from relax.plan import CueKind, expand
+from relax.plan import CueKind, Role, expand
 from relax.routine import load_routine
-from relax.timeline import build_timeline
+from relax.schedule import build_schedule
+
+RATE = 22050
 
 words = st.text(alphabet="abcdefgh ", min_size=1, max_size=30).filter(str.strip)
 seconds = st.integers(min_value=1, max_value=120)
@@ -46,21 +48,27 @@ def timeline_of(tmp_path: Path, data: dict[str, Any], pace: float = 1.0):  # typ
     path = tmp_path / "generated.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     routine, source = load_routine(path)
-    return build_timeline(expand(routine, source, path, name="generated", pace=pace))
+    return build_schedule(expand(routine, source, path, name="generated", pace=pace), RATE)
 
 
 @SETTINGS
 @given(routines)
 def test_starts_increase_and_total_is_the_sum(tmp_path: Path, data: dict[str, Any]) -> None:
-    timeline = timeline_of(tmp_path, data)
-    cues = timeline.cues
+    schedule = timeline_of(tmp_path, data)
+    cues = schedule.cues()
     assert cues, "every routine has at least one cue"
-    assert cues[0].start == 0.0
+    assert cues[0].start == 0
     for before, after in zip(cues, cues[1:]):
-        assert after.start >= before.start
-        assert math.isclose(after.start, before.start + before.duration, abs_tol=1e-9)
-    assert math.isclose(timeline.duration, sum(c.duration for c in cues), rel_tol=1e-9)
-    assert all(c.duration >= 0 for c in cues)
+        assert after.start == before.end
+    # Frames are rounded from exact cumulative seconds: no cue is ever more than half a frame off.
+    exact = 0.0
+    previous = 0.0
+    for placed in cues:
+        assert abs(placed.start - exact * RATE) <= 0.5 + 1e-6
+        seconds = placed.frames / RATE if placed.cue.kind is CueKind.speech else placed.cue.length(0.0, previous)
+        exact = placed.end / RATE if placed.cue.kind is CueKind.speech else exact + seconds
+        previous = seconds
+    assert all(c.frames >= 0 for c in cues)
 
 
 @SETTINGS
@@ -68,15 +76,15 @@ def test_starts_increase_and_total_is_the_sum(tmp_path: Path, data: dict[str, An
 def test_pace_scales_every_pause_and_hold(tmp_path: Path, data: dict[str, Any], pace: float) -> None:
     normal = timeline_of(tmp_path, data)
     paced = timeline_of(tmp_path, data, pace)
-    assert len(normal.cues) == len(paced.cues)
-    for a, b in zip(normal.cues, paced.cues):
-        if a.cue.role == "pause" or (a.cue.kind is CueKind.silence and a.cue.role.startswith("breathe") and not a.cue.fill):
-            assert math.isclose(b.duration, a.duration / pace, rel_tol=1e-9)
+    assert len(normal.cues()) == len(paced.cues())
+    for a, b in zip(normal.cues(), paced.cues()):
+        if a.cue.role is Role.pause or (a.cue.kind is CueKind.silence and a.cue.role.is_breath and not a.cue.fill):
+            assert abs(b.frames - a.frames / pace) <= 1
 
-    def held(timeline: Any) -> float:
-        return sum(c.duration for c in timeline.cues if c.cue.role in ("hold", "countdown"))
+    def held(schedule: Any) -> float:
+        return sum(c.frames for c in schedule.cues() if c.cue.role in (Role.hold, Role.countdown)) / RATE
 
-    assert math.isclose(held(paced), held(normal) / pace, rel_tol=1e-9)
+    assert math.isclose(held(paced), held(normal) / pace, abs_tol=2 * len(normal.cues()) / RATE)
 
 
 @SETTINGS
@@ -98,6 +106,6 @@ def test_speech_count_matches_structure(tmp_path: Path, data: dict[str, Any]) ->
             return sum(map(count, step["steps"]))
         return 0
 
-    timeline = timeline_of(tmp_path, data)
-    spoken = sum(1 for c in timeline.cues if c.cue.kind is CueKind.speech)
+    schedule = timeline_of(tmp_path, data)
+    spoken = sum(1 for c in schedule.cues() if c.cue.kind is CueKind.speech)
     assert spoken == sum(map(count, data["steps"]))

@@ -20,7 +20,8 @@ from relax.cli import cli
 from relax.plan import plan_for
 from relax.prepare import settings_for
 from relax.routine import Engine
-from relax.speech import PIPER_INSTALL, SAMPLE_RATE, EspeakEngine, SpeechError, SpeechSettings
+from relax.pcm import SESSION_RATE as SAMPLE_RATE
+from relax.speech import PIPER_INSTALL, EspeakEngine, SpeechError, SpeechSettings
 
 Write = Callable[..., Path]
 
@@ -52,7 +53,7 @@ def entries(cache: Path) -> list[Path]:
 
 def test_espeak_writes_a_valid_clip(tmp_path: Path) -> None:
     engine = EspeakEngine()
-    settings = SpeechSettings("espeak", "en-us", 150, 1.0, 50, "en", "test")
+    settings = SpeechSettings("espeak", "en-us", 150, 50, "en", "test")
     target = tmp_path / "clip.wav"
     engine.synthesize("Let your jaw relax.", settings, target)
     with wave.open(str(target)) as reader:
@@ -62,7 +63,7 @@ def test_espeak_writes_a_valid_clip(tmp_path: Path) -> None:
 
 def test_espeak_rejects_an_unknown_voice(tmp_path: Path) -> None:
     with pytest.raises(SpeechError, match="espeak has no voice 'no-such-voice'"):
-        EspeakEngine().synthesize("hi", SpeechSettings("espeak", "no-such-voice", 150, 1.0, 50, "en", "t"), tmp_path / "x.wav")
+        EspeakEngine().synthesize("hi", SpeechSettings("espeak", "no-such-voice", 150, 50, "en", "t"), tmp_path / "x.wav")
 
 
 def test_prepare_then_reuse_and_exact_show(routine_file: Write, isolated_home: Path) -> None:
