@@ -50,7 +50,15 @@ class BackgroundClips(ClipStore):
     def __init__(self, cache: AudioCache, settings: SpeechSettings, plan: Plan, workers: int | None = None) -> None:
         super().__init__(cache, settings)
         self.plan = plan
-        self.missing = [job for job in speech_jobs(plan, settings) if cache.get(job.key, settings.sample_rate) is None]
+        self._frames: dict[str, int] = {}
+        """Lengths of the clips found cached at the start, so the exact schedule needs no second look."""
+        self.missing: list[Job] = []
+        for job in speech_jobs(plan, settings):
+            clip = cache.get(job.key, settings.sample_rate)
+            if clip is None:
+                self.missing.append(job)
+            else:
+                self._frames[job.text] = clip.frames
         self.error: RelaxError | None = None
         self._ready = threading.Condition()
         self._done: set[str] = set()
@@ -101,7 +109,7 @@ class BackgroundClips(ClipStore):
 
     def exact_schedule(self) -> Schedule | None:
         """The whole session placed from the cached clips' lengths (no samples read); None if one is missing."""
-        return cached_schedule(self.plan, self.settings, self.cache)
+        return cached_schedule(self.plan, self.settings, self.cache, known=self._frames)
 
     def close(self) -> None:
         """Stop synthesis and its workers (a session may end before every clip is made)."""

@@ -101,8 +101,7 @@ class MiniaudioPlayer:
             now = time.monotonic()
             # After each block the device holds about BUFFER_MSEC: a longer wait for the next means it ran dry.
             # The first blocks after a start only fill the buffer: a gap there is the device settling in.
-            settled = self._last_callback is not None and now - self._started_at > STARTUP_SECONDS
-            if settled and self._last_callback is not None:
+            if self._last_callback is not None and now - self._started_at > STARTUP_SECONDS:
                 self.max_gap = max(self.max_gap, now - self._last_callback)
                 if now - self._last_callback > dry_after:
                     self._device_underruns += 1

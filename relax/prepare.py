@@ -92,18 +92,24 @@ def exact_schedule(plan: Plan, settings: SpeechSettings, cache: AudioCache, *, w
                    on_progress: Callable[[int, int], None] | None = None) -> Schedule:
     """The schedule with real clip lengths, synthesizing what is missing."""
     entries = prepare([(plan, settings)], cache, workers=workers, on_progress=on_progress).entries
-    lengths = {job.text: entries[job.key].frames for job in speech_jobs(plan, settings)}
-    return build_schedule(plan, settings.sample_rate, lambda cue: lengths[cue.text])
+    return _placed(plan, settings, {job.text: entries[job.key].frames for job in speech_jobs(plan, settings)})
 
 
-def cached_schedule(plan: Plan, settings: SpeechSettings, cache: AudioCache) -> Schedule | None:
-    """The schedule from the lengths of cached clips (headers only); None when one is missing."""
-    lengths: dict[str, int] = {}
+def cached_schedule(plan: Plan, settings: SpeechSettings, cache: AudioCache,
+                    known: Mapping[str, int] | None = None) -> Schedule | None:
+    """The schedule from the lengths of cached clips (headers only, none for the texts in `known`);
+    None when one is missing."""
+    lengths = dict(known or {})
     for job in speech_jobs(plan, settings):
-        clip = cache.get(job.key, settings.sample_rate)
-        if clip is None:
-            return None
-        lengths[job.text] = clip.frames
+        if job.text not in lengths:
+            clip = cache.get(job.key, settings.sample_rate)
+            if clip is None:
+                return None
+            lengths[job.text] = clip.frames
+    return _placed(plan, settings, lengths)
+
+
+def _placed(plan: Plan, settings: SpeechSettings, lengths: Mapping[str, int]) -> Schedule:
     return build_schedule(plan, settings.sample_rate, lambda cue: lengths[cue.text])
 
 

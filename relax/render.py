@@ -80,7 +80,7 @@ def session_mixer(plan: Plan, settings: SpeechSettings, cache: AudioCache, sound
     schedule = Schedule(plan, settings.sample_rate)
     bank = SoundBank()
     Placer(schedule, bank, ClipStore(cache, settings)).all()
-    return Mixer(schedule, bank, sound.format(beds), beds=beds, choice=sound.choice, gains=sound.gains)
+    return sound.mixer(schedule, bank, beds)
 
 
 def render_plan(plan: Plan, settings: SpeechSettings, cache: AudioCache, target: Path, sound: SessionSound, *,

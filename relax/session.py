@@ -19,7 +19,7 @@ from relax.display import LiveView, NoView, PlainView, SessionState, View, sessi
 from relax.duration import format_duration
 from relax.errors import UsageError
 from relax.keys import Key, KeyReader
-from relax.mixer import HORIZON, Mixer, SoundBank
+from relax.mixer import HORIZON, SoundBank
 from relax.plan import SECTION_SEPARATOR, Cue, CueKind, Plan, Role
 from relax.player import Player, PlayerKind, PlayerUnavailable, SilentPlayer, open_player
 from relax.schedule import Schedule, build_schedule
@@ -282,7 +282,7 @@ def _play(plan: Plan, settings: SpeechSettings | None, cache: AudioCache, sound:
         schedule = Schedule(plan, sound.rate)
         bank = SoundBank()
         placer = Placer(schedule, bank, clips or NoSpeech())
-        mixer = Mixer(schedule, bank, sound.format(beds), beds=beds, choice=sound.choice, gains=sound.gains)
+        mixer = sound.mixer(schedule, bank, beds)
         if settings is not None:
             _header(plan, interactive)
         first = placer.through_index(first_index).start

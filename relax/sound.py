@@ -8,9 +8,10 @@ from pathlib import Path
 
 from relax.ambience import Bed, load_bed
 from relax.config import Config
-from relax.mixer import DEFAULT_AMBIENCE_VOLUME, BedChoice, Gains
+from relax.mixer import DEFAULT_AMBIENCE_VOLUME, BedChoice, Gains, Mixer, SoundBank
 from relax.pcm import AudioFormat
 from relax.plan import AMBIENCE_OFF, Plan, is_audio_path
+from relax.schedule import Schedule
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,10 @@ class SessionSound:
     def format(self, beds: dict[str, Bed]) -> AudioFormat:
         """Mono, or stereo when a bed is stereo (the voice sits in the middle)."""
         return AudioFormat(self.rate, max([1, *(bed.channels for bed in beds.values())]))
+
+    def mixer(self, schedule: Schedule, bank: SoundBank, beds: dict[str, Bed]) -> Mixer:
+        """A mixer of the schedule's cues over `beds`, at these gains."""
+        return Mixer(schedule, bank, self.format(beds), beds=beds, choice=self.choice, gains=self.gains)
 
 
 def _spec(value: str) -> str:
