@@ -128,8 +128,11 @@ class Mixer:
     """Mixes a schedule's cues and the ambience beds under them into blocks of one AudioFormat."""
 
     def __init__(self, schedule: Schedule, bank: SoundBank, fmt: AudioFormat, *, beds: Mapping[str, Bed] | None = None,
-                 choice: BedChoice | None = None, gains: Gains | None = None, speech_lufs: float = SPEECH_LUFS) -> None:
+                 choice: BedChoice | None = None, gains: Gains | None = None, speech_lufs: float = SPEECH_LUFS,
+                 begin: int = 0) -> None:
         self.schedule = schedule
+        self.begin = begin
+        """The frame the listener starts at (a section, with --start-at): the bed fades in from there."""
         self.gains = gains or Gains()
         """The gains a render uses; a live stream changes its own."""
         self.bank = bank
@@ -149,10 +152,6 @@ class Mixer:
         self._segments: list[tuple[int, int, str | None, float]] = []
         """Runs of cues with one bed and level: (start, end, sound, level), built as cues are placed."""
         self._segmented = 0
-
-    @property
-    def has_bed(self) -> bool:
-        return bool(self.beds)
 
     def ready(self, start: int, frames: int) -> bool:
         """True when frames [start, start + frames) can be mixed without waiting for anything."""
@@ -305,12 +304,13 @@ class Mixer:
         return shape
 
     def _fades(self, start: int, shape: npt.NDArray[np.float32]) -> None:
-        """Apply the bed's fade in over the first seconds of the session and out over the last to `shape`."""
+        """Apply the bed's fade in over the first seconds heard and out over the last to `shape`."""
         frames = len(shape)
         total = self.schedule.total_frames()
-        fade = min(self._fade, (total or self._fade * 2) // 2)
-        if fade > 0 and start < fade:
-            _window(shape, start, 0, fade, _ramp(fade, True), np.multiply)
+        begin = self.begin
+        fade = min(self._fade, ((total - begin) if total is not None else self._fade * 2) // 2)
+        if fade > 0 and start < begin + fade:
+            _window(shape, start, begin, begin + fade, _ramp(fade, True), np.multiply)
         if fade > 0 and total is not None and start + frames > total - fade:
             _window(shape, start, total - fade, total, _ramp(fade, False), np.multiply)
 

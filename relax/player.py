@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from relax.errors import RelaxError
 from relax.mixer import Gains, to_pcm
 from relax.silence import quiet_stderr
-from relax.stream import FADE_SECONDS, LiveStream
+from relax.stream import LiveStream
 
 
 class PlayerKind(str, Enum):
@@ -52,68 +52,90 @@ class Player(Protocol):
     def underruns(self) -> int: ...
 
 
-SILENCE_WITHIN = 0.07
-"""Seconds after pause or stop by which the device is stopped, whatever its buffer still holds."""
-STARTUP_SECONDS = 0.5
-"""Gaps between blocks this soon after the device starts are it filling its buffer, not underruns."""
-
-
 class MiniaudioPlayer:
-    """pyminiaudio's streaming device pulling blocks of PERIOD_MSEC from the stream.
+    """pyminiaudio's streaming device, pulling blocks of PERIOD_MSEC from the stream and keeping PERIODS of them
+    queued at the sound server, so a busy machine that delays a block by tens of ms is never heard.
 
-    The device keeps BUFFER_MSEC buffered, so a busy machine does not starve it. Pause and stop fade
-    out in the next block and stop the device once that is heard, within SILENCE_WITHIN at most."""
+    Pause and stop stop the device at once rather than wait for the queue to play out (the server keeps what
+    it holds, so resume goes on from the frame that was heard, give or take one block). The first start begins
+    with LEAD_IN_SECONDS of silence: a server or device waking up swallows the first milliseconds of a stream,
+    which must not be the first syllable."""
 
     PERIOD_MSEC = 20
-    BUFFER_MSEC = 40
+    PERIODS = 10
+    LEAD_IN_SECONDS = 0.25
 
     def __init__(self, stream: LiveStream) -> None:
         try:
             import miniaudio
         except ImportError:
             raise PlayerUnavailable("the miniaudio player is not installed (pip install miniaudio)") from None
+        self._miniaudio: Any = miniaudio
         self.stream = stream
-        self._finished_at: float | None = None
-        self._device_underruns = 0
-        self._last_callback: float | None = None
-        self._running = False
-        self._started_at = 0.0
-        self.max_gap = 0.0
         fmt = stream.mixer.format
-        # miniaudio asks PulseAudio for one period of buffer; libpulse lets the environment ask for more.
-        os.environ.setdefault("PULSE_LATENCY_MSEC", str(self.BUFFER_MSEC))
-        try:
-            with quiet_stderr():
-                self.device: Any = miniaudio.PlaybackDevice(
-                    output_format=miniaudio.SampleFormat.SIGNED16, nchannels=fmt.channels, sample_rate=fmt.rate,
-                    buffersize_msec=self.PERIOD_MSEC, app_name="relax")
-        except miniaudio.MiniaudioError as exc:
-            reason = exc.args[0] if exc.args else str(exc)
-            raise PlayerUnavailable(f"No audio device (miniaudio: {reason})") from None
-        self._latency = fmt.frames(self.PERIOD_MSEC / 1000)
+        self._rate = fmt.rate
+        self._queued = fmt.frames(self.PERIOD_MSEC * self.PERIODS / 1000)
+        """Frames the server holds after each block: what is heard lags what was read by about this much."""
+        self._silence = bytes(fmt.frames(self.LEAD_IN_SECONDS) * fmt.channels * 2)
+        # miniaudio asks PulseAudio for one period; libpulse takes the queue's length from the environment, and
+        # with it adjusts the sink's own latency (miniaudio's `callback_periods` queues as much, but measured
+        # worse: the server, not relax, then inserted silence on a busy machine).
+        os.environ.setdefault("PULSE_LATENCY_MSEC", str(self.PERIOD_MSEC * self.PERIODS))
+        self._lead = b""
+        self._from = stream.position
+        self._fed_at = 0.0
+        self._finished_at: float | None = None
+        self._late = 0
+        self._running = False
+        self._paused = False
+        self._paused_at = 0
+        self._jumped = False
+        """Moved while paused: what the server holds is stale, so the resume opens the device afresh."""
+        self.max_gap = 0.0
+        self.device: Any = self._open()
         self._generator = self._generate()
         next(self._generator)
 
+    def _open(self) -> Any:
+        fmt = self.stream.mixer.format
+        try:
+            with quiet_stderr():
+                return self._miniaudio.PlaybackDevice(
+                    output_format=self._miniaudio.SampleFormat.SIGNED16, nchannels=fmt.channels, sample_rate=fmt.rate,
+                    buffersize_msec=self.PERIOD_MSEC, app_name="relax")
+        except self._miniaudio.MiniaudioError as exc:
+            reason = exc.args[0] if exc.args else str(exc)
+            raise PlayerUnavailable(f"No audio device (miniaudio: {reason})") from None
+
     def _generate(self) -> Generator[bytes, int, None]:
         frames = yield b""
-        dry_after = (self.BUFFER_MSEC + self.PERIOD_MSEC) / 1000
+        # The server asks for a block whenever it has played one: waiting longer than the whole queue lasts
+        # means it ran dry and the listener heard a gap.
+        dry_after = self.PERIOD_MSEC * self.PERIODS / 1000
+        frame_bytes = self.stream.mixer.format.channels * 2
         while True:
             now = time.monotonic()
-            # After each block the device holds about BUFFER_MSEC: a longer wait for the next means it ran dry.
-            # The first blocks after a start only fill the buffer: a gap there is the device settling in.
-            if self._last_callback is not None and now - self._started_at > STARTUP_SECONDS:
-                self.max_gap = max(self.max_gap, now - self._last_callback)
-                if now - self._last_callback > dry_after:
-                    self._device_underruns += 1
-            self._last_callback = now
-            data = self.stream.read(frames)
+            if self._fed_at and not self._lead:
+                gap = now - self._fed_at
+                self.max_gap = max(self.max_gap, gap)
+                if gap > dry_after:
+                    self._late += 1
+            wanted = frames * frame_bytes
+            data = self._lead[:wanted]
+            self._lead = self._lead[len(data):]
+            if len(data) < wanted:
+                data += self.stream.read(frames - len(data) // frame_bytes)
+            self._fed_at = time.monotonic()
             if self.stream.finished and self._finished_at is None:
                 self._finished_at = now
             frames = yield data
 
     def start(self) -> None:
-        self._last_callback = None
-        self._started_at = time.monotonic()
+        self._start(lead=True)
+
+    def _start(self, lead: bool) -> None:
+        self._lead = self._silence if lead else b""
+        self._fed_at = 0.0 if lead else time.monotonic()  # going on: the server still holds a full queue
         try:
             with quiet_stderr():
                 self.device.start(self._generator)
@@ -122,67 +144,70 @@ class MiniaudioPlayer:
         self._running = True
 
     def _halt(self) -> None:
-        """Let the fade-out of the next block be heard, then stop the device; it is stopped SILENCE_WITHIN
-        after the request at the latest, cutting whatever it still buffers."""
-        asked = time.monotonic()
-        deadline = asked + SILENCE_WITHIN
-        heard_after = self.BUFFER_MSEC / 1000 + FADE_SECONDS
-        while time.monotonic() < deadline:
-            faded = self.stream.faded_at
-            if faded >= asked and time.monotonic() >= faded + heard_after:
-                break
-            time.sleep(0.002)
         if self._running:
             self.device.stop()
             self._running = False
 
     def pause(self) -> None:
-        if not self.stream.paused:
-            self.stream.pause()
+        if not self._paused:
+            self._paused_at = self.position
+            self._paused = True
             self._halt()
 
     def resume(self) -> None:
-        if self.stream.paused or self.stream.pending:
-            self.stream.resume()
-            self.start()
+        if self._paused:
+            self._paused = False
+            fresh, self._jumped = self._jumped, False
+            if fresh:
+                self.device.close()
+                self.device = self._open()
+            self._start(lead=fresh)
 
     def seek(self, frame: int) -> None:
         self._finished_at = None
-        self.stream.seek(frame)
+        self._from = frame
+        if self._paused:
+            # What the server holds is from before the jump: the resume starts a fresh device from here.
+            self._paused_at = frame
+            self._jumped = True
+            self.stream.restart(frame)
+        else:
+            self.stream.seek(frame)
 
     def set_gains(self, gains: Gains) -> None:
         self.stream.set_gains(gains)
 
     def stop(self) -> None:
-        if self._running and not self.stream.paused:
-            self.stream.pause()
-            self._halt()
+        self._halt()
         self.device.close()
-        self._running = False
 
     def describe(self) -> str:
         fmt = self.stream.mixer.format
         return (f"miniaudio ({self.device.backend}), {fmt.rate} Hz, {fmt.channels} channel(s), "
-                f"{self.PERIOD_MSEC} ms periods, longest gap between blocks {self.max_gap * 1000:.0f} ms")
+                f"{self.PERIODS} x {self.PERIOD_MSEC} ms queued, longest gap between blocks {self.max_gap * 1000:.0f} ms")
 
     @property
     def position(self) -> int:
-        if self.stream.paused:
-            return self.stream.position
-        return max(0, self.stream.position - self._latency)
+        if self._paused:
+            return self._paused_at
+        # What the server still holds (the lead-in first) has not been heard yet.
+        held = self._queued + len(self._lead) // (self.stream.mixer.format.channels * 2)
+        if self._fed_at:
+            held = max(0, held - round((time.monotonic() - self._fed_at) * self._rate))
+        return max(self._from, self.stream.position - held)
 
     @property
     def paused(self) -> bool:
-        return self.stream.paused
+        return self._paused
 
     @property
     def underruns(self) -> int:
-        return self.stream.underruns + self._device_underruns
+        return self.stream.underruns + self._late
 
     @property
     def finished(self) -> bool:
-        # Let the device play out its last buffers before reporting the end.
-        return self._finished_at is not None and time.monotonic() - self._finished_at > 0.2
+        # Let the device play out what it still holds before reporting the end.
+        return self._finished_at is not None and time.monotonic() - self._finished_at > self._queued / self._rate + 0.1
 
 
 class SimpleaudioPlayer:

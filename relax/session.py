@@ -282,10 +282,10 @@ def _play(plan: Plan, settings: SpeechSettings | None, cache: AudioCache, sound:
         schedule = Schedule(plan, sound.rate)
         bank = SoundBank()
         placer = Placer(schedule, bank, clips or NoSpeech())
-        mixer = sound.mixer(schedule, bank, beds)
         if settings is not None:
             _header(plan, interactive)
         first = placer.through_index(first_index).start
+        mixer = sound.mixer(schedule, bank, beds, begin=first)
         placer.through_frame(first + round(READY_SECONDS * schedule.rate))
         stream = LiveStream(mixer, first)
         chosen = _player(player, stream, placer)

@@ -32,9 +32,9 @@ class SessionSound:
         """Mono, or stereo when a bed is stereo (the voice sits in the middle)."""
         return AudioFormat(self.rate, max([1, *(bed.channels for bed in beds.values())]))
 
-    def mixer(self, schedule: Schedule, bank: SoundBank, beds: dict[str, Bed]) -> Mixer:
-        """A mixer of the schedule's cues over `beds`, at these gains."""
-        return Mixer(schedule, bank, self.format(beds), beds=beds, choice=self.choice, gains=self.gains)
+    def mixer(self, schedule: Schedule, bank: SoundBank, beds: dict[str, Bed], begin: int = 0) -> Mixer:
+        """A mixer of the schedule's cues over `beds`, at these gains, heard from frame `begin`."""
+        return Mixer(schedule, bank, self.format(beds), beds=beds, choice=self.choice, gains=self.gains, begin=begin)
 
 
 def _spec(value: str) -> str:

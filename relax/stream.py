@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import threading
-import time
 from typing import Protocol
 
 import numpy as np
@@ -21,7 +20,7 @@ from relax.schedule import Schedule, ScheduledCue
 from relax.plan import CueKind
 
 FADE_SECONDS = 0.006
-"""Pause, resume, seek and stop fade over this instead of clicking."""
+"""A jump (seek, or going on after a break) fades over this instead of clicking."""
 LOOKAHEAD_SECONDS = 20.0
 """How far ahead of the play position the feeder keeps cues placed and their clips in memory."""
 
@@ -118,8 +117,8 @@ class Feeder:
 
 
 class LiveStream:
-    """What the audio callback reads: mixed blocks from the play position, with short fades for pause,
-    resume and seek. Commands from other threads are queued and applied at the next block."""
+    """What the audio callback reads: mixed blocks from the play position, with short fades where it jumps.
+    Commands from other threads are queued and applied at the next block."""
 
     def __init__(self, mixer: Mixer, start: int = 0) -> None:
         self.mixer = mixer
@@ -128,7 +127,6 @@ class LiveStream:
         self.gains = mixer.gains
         self.underruns = 0
         """Times the stream (or, counted by the player, the device) could not deliver in time."""
-        self.paused = False
         self.finished = False
         self._applied = self.gains
         self._commands: collections.deque[tuple[str, int]] = collections.deque()
@@ -136,28 +134,20 @@ class LiveStream:
         ramp = (np.arange(self._fade, dtype=np.float32) + 0.5) / self._fade
         self._fade_in = ramp
         self._fade_out = ramp[::-1].copy()
-        # Starting at a section: the cues start there, but a bed would jump in mid-loop.
-        self._fading_in = start > 0 and mixer.has_bed
+        self._fading_in = False
         self._stalled = False
-        self.faded_at = 0.0
-        """When the last fade-out was mixed (monotonic seconds): a player stops its device once it is heard."""
 
     # Commands, from any thread.
-    def pause(self) -> None:
-        self._commands.append(("pause", 0))
-
-    def resume(self) -> None:
-        self._commands.append(("resume", 0))
-
     def seek(self, frame: int) -> None:
+        """Jump to `frame`: what was playing fades out as the new place fades in."""
         self._commands.append(("seek", max(0, frame)))
+
+    def restart(self, frame: int) -> None:
+        """Go on from `frame` after a break in the sound (a new device): fade in, nothing to fade out."""
+        self._commands.append(("restart", max(0, frame)))
 
     def set_gains(self, gains: Gains) -> None:
         self.gains = gains
-
-    @property
-    def pending(self) -> bool:
-        return bool(self._commands)
 
     # The audio callback.
     def read(self, frames: int) -> bytes:
@@ -165,42 +155,32 @@ class LiveStream:
         fade_out_from: int | None = None
         while self._commands:
             command, frame = self._commands.popleft()
-            if command == "pause" and not self.paused:
+            if command == "seek" and fade_out_from is None:
                 fade_out_from = self.position
-                self.paused = True
-            elif command == "resume" and self.paused:
-                self.paused = False
-                self._fading_in = True
-                fade_out_from = None
-            elif command == "seek":
-                if not self.paused and fade_out_from is None:
-                    fade_out_from = self.position
-                self.position = frame
-                self.finished = False
-                self._fading_in = True
+            self.position = frame
+            self.finished = False
+            self._fading_in = True
         block = np.zeros((frames, self.mixer.format.channels), dtype=np.float32)
         if fade_out_from is not None and self.mixer.ready(fade_out_from, self._fade):
             tail = self._render(fade_out_from, self._fade)
             tail *= self._fade_out[:, None]
             block[: min(frames, self._fade)] += tail[:frames]
-            self.faded_at = time.monotonic()
-        if not self.paused:
-            if self.mixer.ready(self.position, frames):
-                self._stalled = False
-                sound = self._render(self.position, frames)
-                if self._fading_in:
-                    head = min(frames, self._fade)
-                    sound[:head] *= self._fade_in[:head, None]
-                    self._fading_in = False
-                block += sound
-                self.position += frames
-                if self.mixer.finished(self.position):
-                    self.finished = True
-            elif not self._stalled:
-                # Speech not synthesized in time: wait in silence rather than skip it.
-                self._stalled = True
-                self.underruns += 1
-                self._fading_in = True
+        if self.mixer.ready(self.position, frames):
+            self._stalled = False
+            sound = self._render(self.position, frames)
+            if self._fading_in:
+                head = min(frames, self._fade)
+                sound[:head] *= self._fade_in[:head, None]
+                self._fading_in = False
+            block += sound
+            self.position += frames
+            if self.mixer.finished(self.position):
+                self.finished = True
+        elif not self._stalled:
+            # Speech not synthesized in time: wait in silence rather than skip it.
+            self._stalled = True
+            self.underruns += 1
+            self._fading_in = True
         return to_pcm(block)
 
     def _render(self, start: int, frames: int) -> Block:

@@ -141,6 +141,22 @@ def test_bed_fades_in_and_out_and_crossfades_between_sections(tmp_path: Path) ->
     assert steps <= own * 1.05
 
 
+def test_starting_at_a_section_fades_the_bed_in_from_there(tmp_path: Path) -> None:
+    whole_session = mixer_for(ROUTINE, tmp_path)
+    sea = whole_session.schedule.cue(4).start
+    mixer = Mixer(whole_session.schedule, whole_session.bank, whole_session.format, beds=whole_session.beds,
+                  choice=whole_session.choice, begin=sea)
+    gains = Gains(voice=0.0, bells=0.0, ambience=1.0)
+    heard = mixer.render(sea, 6 * RATE, gains)
+    assert np.abs(heard[:50]).max() < 1e-3  # from silence, not mid-loop at full level
+    assert rms_db(heard[: RATE // 2]) < rms_db(heard[4 * RATE: 5 * RATE]) - 12
+    steps = np.abs(np.diff(heard, axis=0)).max()
+    assert steps <= np.abs(np.diff(np.asarray(mixer.beds["ocean"].samples), axis=0)).max() * 1.05
+    # After the fade the bed is the same as in the whole session.
+    later = sea + 5 * RATE
+    assert np.array_equal(mixer.render(later, RATE, gains), whole_session.render(later, RATE, gains))
+
+
 def test_blocks_of_any_size_equal_one_whole_render(tmp_path: Path) -> None:
     mixer = mixer_for(ROUTINE, tmp_path)
     total = mixer.schedule.known_frames()
