@@ -76,7 +76,8 @@ class MiniaudioPlayer:
         self._rate = fmt.rate
         self._queued = fmt.frames(self.PERIOD_MSEC * self.PERIODS / 1000)
         """Frames the server holds after each block: what is heard lags what was read by about this much."""
-        self._silence = bytes(fmt.frames(self.LEAD_IN_SECONDS) * fmt.channels * 2)
+        self._frame_bytes = fmt.channels * 2
+        self._silence = bytes(fmt.frames(self.LEAD_IN_SECONDS) * self._frame_bytes)
         # miniaudio asks PulseAudio for one period; libpulse takes the queue's length from the environment, and
         # with it adjusts the sink's own latency (miniaudio's `callback_periods` queues as much, but measured
         # worse: the server, not relax, then inserted silence on a busy machine).
@@ -112,7 +113,7 @@ class MiniaudioPlayer:
         # The server asks for a block whenever it has played one: waiting longer than the whole queue lasts
         # means it ran dry and the listener heard a gap.
         dry_after = self.PERIOD_MSEC * self.PERIODS / 1000
-        frame_bytes = self.stream.mixer.format.channels * 2
+        frame_bytes = self._frame_bytes
         while True:
             now = time.monotonic()
             if self._fed_at and not self._lead:
@@ -191,7 +192,7 @@ class MiniaudioPlayer:
         if self._paused:
             return self._paused_at
         # What the server still holds (the lead-in first) has not been heard yet.
-        held = self._queued + len(self._lead) // (self.stream.mixer.format.channels * 2)
+        held = self._queued + len(self._lead) // self._frame_bytes
         if self._fed_at:
             held = max(0, held - round((time.monotonic() - self._fed_at) * self._rate))
         return max(self._from, self.stream.position - held)
