@@ -14,13 +14,14 @@ from relax.duration import format_duration
 from relax.errors import RelaxError, RoutineError
 from relax.cache import AudioCache, format_size, parse_size
 from relax.config import Config, load_config
-from relax.library import available, create_routine
+from relax.library import available, create_routine, reference
+from relax.lint import check_routine
 from relax.paths import cache_dir
 from relax.pcm import SESSION_RATE
-from relax.plan import Plan, plan_for
+from relax.plan import Plan, plan_for, said_plan
 from relax.prepare import exact_schedule, prepare, settings_for
 from relax.player import PlayerKind
-from relax.render import render_plan
+from relax.render import check_target, render_plan
 from relax.report import list_rows, timeline_text
 from relax.schedule import build_schedule
 from relax.session import play_session, preview_ambience
@@ -78,8 +79,11 @@ def _voice(engine: str | None, voice: str | None, rate: int | None, volume: floa
 def _plan(routine: str, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None, rate: int | None,
           volume: float | None, config: Config) -> Plan:
     """The plan of ROUTINE: command-line voice options beat the routine's, which beat relax.toml's."""
-    defaults = {"engine": config.engine, "voice": config.voice, "rate": config.rate, "volume": config.voice_volume}
-    return plan_for(routine, sets=sets, pace=pace, voice=_voice(engine, voice, rate, volume), defaults=defaults)
+    return plan_for(routine, sets=sets, pace=pace, voice=_voice(engine, voice, rate, volume), defaults=_config_voice(config))
+
+
+def _config_voice(config: Config) -> dict[str, object]:
+    return {"engine": config.engine, "voice": config.voice, "rate": config.rate, "volume": config.voice_volume}
 
 
 volume_type = click.FloatRange(0.0, 1.0)
@@ -149,10 +153,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 @cli.command("list")
+@click.option("--tag", "tags", multiple=True, help="Only routines with this tag (repeat for several).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def list_command(as_json: bool) -> None:
-    """List built-in and user routines with title and duration."""
-    rows = list_rows(available())
+def list_command(tags: tuple[str, ...], as_json: bool) -> None:
+    """List built-in and user routines with title, duration and tags."""
+    rows = list_rows(available(), tags)
+    if tags and not rows:
+        click.echo(f"No routine has the tag{'s' if len(tags) > 1 else ''} {', '.join(tags)}.", err=True)
     if as_json:
         _echo_json([row.to_json() for row in rows])
     else:
@@ -221,11 +228,12 @@ def play(ctx: click.Context, routine: str, sets: tuple[str, ...], pace: float, e
 @cli.command()
 @click.argument("routine")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The .wav file to write.")
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
 @set_option
 @pace_option
 @voice_options
 @sound_options
-def render(routine: str, output: Path, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None,
+def render(routine: str, output: Path, force: bool, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None,
            rate: int | None, volume: float | None, cache_dir: Path | None, workers: int | None, ambience: str | None,
            ambience_volume: float | None, bell_volume: float | None) -> None:
     """Write a session of ROUTINE to a WAV file: the same audio as `relax play`, sample for sample."""
@@ -233,8 +241,39 @@ def render(routine: str, output: Path, sets: tuple[str, ...], pace: float, engin
     plan = _plan(routine, sets, pace, engine, voice, rate, volume, config)
     sound = session_sound(plan, config, ambience=ambience, ambience_volume=ambience_volume, bell_volume=bell_volume)
     result = render_plan(plan, settings_for(plan), _cache(cache_dir), output, sound, workers=workers,
-                         on_progress=_progress("Synthesizing"))
+                         on_progress=_progress("Synthesizing"), overwrite=force)
     click.echo(f"Wrote {result.path} ({format_duration(result.seconds)}, {format_size(result.bytes)})")
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--routine", metavar="ROUTINE", help="Speak with this routine's voice and pronounce: words.")
+@click.option("--step", type=click.IntRange(1), help="Speak this step of --routine (the numbers of relax show).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write a .wav file instead of playing.")
+@click.option("--force", is_flag=True, help="Replace the --output file if it exists.")
+@set_option
+@voice_options
+@player_option
+def say(text: str | None, routine: str | None, step: int | None, output: Path | None, force: bool, sets: tuple[str, ...],
+        engine: str | None, voice: str | None, rate: int | None, volume: float | None, cache_dir: Path | None,
+        workers: int | None, player: str | None) -> None:
+    """Speak TEXT, or step N of a routine, with the routine's voice and pronounce: words (and your lexicon):
+    hear a wording or a pronunciation fix at once."""
+    config = load_config()
+    plan = said_plan(text, routine, step, sets, _voice(engine, voice, rate, volume), _config_voice(config))
+    if output is not None:
+        check_target(output, force)
+    spoken = " ".join(cue.spoken for cue in plan.cues)
+    if spoken != " ".join(cue.text for cue in plan.cues):
+        click.echo(f"Spoken as: {spoken}")
+    sound = session_sound(plan, config, ambience="none")
+    if output is not None:
+        result = render_plan(plan, settings_for(plan), _cache(cache_dir), output, sound, workers=workers, overwrite=force)
+        click.echo(f"Wrote {result.path} ({format_duration(result.seconds)}, {format_size(result.bytes)})")
+        return
+    summary = play_session(plan, settings_for(plan), _cache(cache_dir), sound, player=_player(player, False, config),
+                           workers=workers, text_fallback=False)
+    sys.exit(summary.exit_code)
 
 
 @cli.command("prepare")
@@ -307,17 +346,23 @@ def cache_prune(cache_dir: Path | None, max_size: str) -> None:
 
 @cli.command()
 @click.argument("routines", nargs=-1, required=True, metavar="ROUTINE...")
-def check(routines: tuple[str, ...]) -> None:
-    """Validate routines: `OK name (duration)` for each, or every error found."""
+@click.option("--strict", is_flag=True, help="Exit with status 1 on warnings too.")
+def check(routines: tuple[str, ...], strict: bool) -> None:
+    """Validate routines: `OK name (duration)` for each, or every error found; warn about text the voice may
+    say wrongly or a listener may not follow, and long silences (exit 0 unless --strict)."""
     failed = False
     for spec in routines:
         try:
-            schedule = build_schedule(plan_for(spec), SESSION_RATE)
+            schedule, warnings = check_routine(spec)
         except RelaxError as exc:
             failed = True
             _echo_error(exc)
             continue
-        click.echo(f"OK {schedule.plan.name} ({format_duration(schedule.duration)})")
+        for warning in warnings:
+            click.echo(str(warning), err=True)
+        failed = failed or (strict and bool(warnings))
+        click.echo(f"OK {schedule.plan.name} ({format_duration(schedule.duration)})"
+                   + (f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""))
     if failed:
         sys.exit(1)
 
@@ -352,6 +397,16 @@ def ambience_preview(name: str, volume: float | None, player: str | None, cache_
     summary = preview_ambience(name, _cache(cache_dir), volume=volume if volume is not None else config.ambience_volume,
                                player=kind)
     click.echo("Done." if summary.finished else summary.line())
+
+
+@cli.command()
+def docs() -> None:
+    """Print the reference of the routine language: every key, with examples."""
+    text = reference()
+    if sys.stdout.isatty():
+        click.echo_via_pager(text)
+    else:
+        click.echo(text, nl=False)
 
 
 @cli.command()

@@ -6,6 +6,18 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, order=True)
+class Place:
+    """Where something is written: a file and a 1-based line and column."""
+
+    path: str
+    line: int
+    column: int
+
+    def problem(self, message: str) -> Problem:
+        return Problem(self.path, self.line, self.column, message)
+
+
+@dataclass(frozen=True, order=True)
 class Problem:
     """One user mistake at a place in a file."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass
@@ -59,9 +60,16 @@ def resolve(spec: str) -> RoutineRef:
         return _ref(Path(spec))
     found = find_by_name(spec)
     if found is None:
-        known = ", ".join(sorted({ref.name for ref in available()}))
-        raise UsageError(f"no routine named '{spec}' (known: {known}; or give a path to a .yaml file)")
+        names = sorted({ref.name for ref in available()})
+        close = difflib.get_close_matches(spec, names, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise UsageError(f"no routine named '{spec}' ({hint}known: {', '.join(names)}; or give a path to a .yaml file)")
     return _ref(found)
+
+
+def reference() -> str:
+    """The routine language reference (docs/routines.md), as installed with the package."""
+    return resources.files("relax.docs").joinpath("routines.md").read_text(encoding="utf-8")
 
 
 def available() -> list[RoutineRef]:

@@ -198,7 +198,7 @@ class Mixer:
             index += 1
             cue = placed.cue
             if cue.kind is CueKind.speech:
-                clip = self.bank.get(cue.text)
+                clip = self.bank.get(cue.spoken)
                 if clip is not None and placed.start + len(clip) > start:
                     _window(voice, start, placed.start, placed.start + len(clip), clip, _scaled_add(speech_scale))
             elif cue.kind is CueKind.bell:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -14,8 +16,9 @@ from pydantic import ValidationError
 
 from relax.bells import bell_seconds
 from relax.duration import is_duration_text, parse_duration
-from relax.errors import Problem, RoutineError, UsageError
-from relax.library import SUFFIXES, find_by_name, resolve, search_path
+from relax.errors import Place, Problem, RoutineError, UsageError
+from relax.lexicon import Lexicon, lexicon_of, load_user_lexicon
+from relax.library import SUFFIXES, resolve, search_path
 from relax.routine import (
     Ambience,
     Bell,
@@ -36,6 +39,7 @@ from relax.routine import (
     load_routine,
 )
 from relax.source import Loc, SourceMap, display_path
+from relax.speech import resolve_engine
 from relax.template import TemplateError, lookup, render, whole_placeholder
 
 T = TypeVar("T")
@@ -102,6 +106,15 @@ class Cue:
     """The enclosing sections' ambience changes, merged (None: the routine's own)."""
     breath: tuple[int, int] = (0, 0)
     """Breathe cues: which breath of how many."""
+    speech: str = ""
+    """Speech: the text the engine is given, with the lexicon's respellings ('' until expansion sets it)."""
+    place: Place | None = None
+    """Where the step that made this cue is written."""
+
+    @property
+    def spoken(self) -> str:
+        """What the engine says: the respelled text, or the written text. Clips are keyed by it."""
+        return self.speech or self.text
 
     @property
     def section_name(self) -> str:
@@ -135,6 +148,13 @@ class Plan:
     sections: tuple[str, ...]
     ambience: Ambience | None = None
     """The routine's own ambience (its top-level key), with a file path made absolute."""
+    lexicon: Lexicon = field(default_factory=Lexicon)
+    """The respellings in force: the routine's, its includes', then the user's lexicon."""
+    warnings: tuple[Problem, ...] = ()
+    """What expansion noticed that plays but is likely a mistake (unused params, example defaults)."""
+    description: str = ""
+    author: str = ""
+    tags: tuple[str, ...] = ()
 
 
 @dataclass
@@ -158,8 +178,27 @@ class _Expansion:
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
     roots: tuple[Path, ...] = ()
+    overridden: Mapping[str, object] = field(default_factory=dict)
+    """Params given with --set, as checked: a bad value of theirs is the command line's mistake, not the file's."""
     steps: int = 0
     step_id: int = 0
+    lexicon: Lexicon = field(default_factory=Lexicon)
+    warnings: list[Problem] = field(default_factory=list)
+    checked: set[Path] = field(default_factory=set)
+    """Files whose params were checked for use."""
+    safety: list[str] = field(default_factory=list)
+    """Safety lines of the routine and every file it includes, each once, in order of first appearance."""
+
+    def add_safety(self, text: str) -> None:
+        known = {_normal(line) for line in self.safety}
+        for line in text.strip().splitlines():
+            if line.strip() and _normal(line) not in known:
+                known.add(_normal(line))
+                self.safety.append(line.strip())
+
+
+def _normal(line: str) -> str:
+    return " ".join(line.lower().split())
 
 
 class _Abort(Exception):
@@ -200,11 +239,17 @@ def apply_overrides(defaults: Mapping[str, object], overrides: Mapping[str, obje
         if name not in defaults:
             known = ", ".join(sorted(defaults)) or "none"
             raise UsageError(f"--set {name}: this routine has no param '{name}' (params: {known})")
+        if value in ("", []):
+            raise UsageError(f"--set {name}: empty; give a value (the default is {_shown(defaults[name])})")
         try:
             params[name] = check_param(name, defaults[name], value)
         except ValueError as exc:
             raise UsageError(f"--set {name}: {exc}") from None
     return params
+
+
+def _shown(value: object) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
 
 
 def expand(
@@ -216,15 +261,23 @@ def expand(
     overrides: Mapping[str, object] | None = None,
     pace: float = 1.0,
     voice: Voice | None = None,
+    lexicon: Lexicon | None = None,
 ) -> Plan:
-    """The flat plan of a routine; every problem found is raised at once as a RoutineError."""
+    """The flat plan of a routine; every problem found is raised at once as a RoutineError. `lexicon` (the
+    user's) gives the sound of words the routine and its includes do not respell."""
     if not MIN_PACE <= pace <= MAX_PACE:
         raise UsageError(f"--pace must be between {MIN_PACE:g} and {MAX_PACE:g}, not {pace:g}")
     params = apply_overrides(routine.params, overrides or {})
     chosen = voice or routine.voice
     roots = tuple(p.resolve() for p in search_path())
-    state = _Expansion(pace=pace, rate=chosen.rate, roots=roots)
+    state = _Expansion(pace=pace, rate=chosen.rate, roots=roots, lexicon=lexicon_of(routine.pronounce),
+                       overridden={name: params[name] for name in overrides or {}})
+    state.add_safety(routine.safety)
     frame = _Frame(source, path.resolve(), params, (), (path.resolve(),))
+    _unused_params(state, frame, routine)
+    title = path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
+    if routine.title:
+        title = _text(state, frame, ("title",), routine.title) or routine.title
     ambience = None
     if routine.ambience is not None:
         ambience = _merged_ambience(state, frame, ("ambience",), None, routine.ambience)
@@ -236,16 +289,24 @@ def expand(
         _fail(state, frame, ("steps",), "steps: the routine expands to nothing to play (an empty 'for' list?)")
     if state.problems:
         raise RoutineError(state.problems)
+    words = state.lexicon.with_defaults((lexicon or Lexicon()).entries)
+    engine = resolve_engine(chosen.engine)
+    cues = [replace(cue, speech=words.spoken(cue.text, engine)) if cue.kind is CueKind.speech else cue for cue in state.cues]
     return Plan(
         name=name,
-        title=routine.title or path.stem.replace("-", " ").replace("_", " ").strip().capitalize(),
-        safety=routine.safety.strip(),
+        title=title,
+        safety="\n".join(state.safety),
         voice=chosen,
         pace=pace,
         language=routine.language,
-        cues=tuple(state.cues),
+        cues=tuple(cues),
         sections=tuple(state.sections),
         ambience=ambience,
+        lexicon=words,
+        warnings=tuple(state.warnings),
+        description=" ".join(routine.description.split()),
+        author=routine.author,
+        tags=tuple(routine.tags),
     )
 
 
@@ -270,7 +331,8 @@ def _emit(state: _Expansion, frame: _Frame, loc: Loc, cue: Cue) -> None:
     if state.seconds > MAX_SECONDS:
         _fail(state, frame, loc, "the session lasts more than 24 hours")
         raise _Abort
-    state.cues.append(replace(cue, section=frame.section, step=state.step_id, ambience=frame.ambience))
+    state.cues.append(replace(cue, section=frame.section, step=state.step_id, ambience=frame.ambience,
+                              place=frame.source.place(loc)))
 
 
 def _new_step(state: _Expansion) -> None:
@@ -298,6 +360,17 @@ def _filled(state: _Expansion, frame: _Frame, loc: Loc, fill: Callable[[], T]) -
         return None
 
 
+def _from_set(state: _Expansion, frame: _Frame, loc: Loc, value: object, message: str) -> None:
+    """A bad value: the --set's when it came whole from a param given on the command line, else the file's."""
+    placeholder = whole_placeholder(value) if isinstance(value, str) else None
+    if (placeholder is not None and placeholder.field is None and placeholder.name in state.overridden
+            and frame.scope.get(placeholder.name) is state.overridden[placeholder.name]):  # not a loop item's
+        place = frame.source.place(loc)
+        raise UsageError(f"--set {placeholder.name}: {message} (it sets {loc[-1]} at {place.path}:{place.line}:"
+                         f"{place.column})")
+    _fail(state, frame, loc, f"{loc[-1]}: {message}")
+
+
 def _seconds(state: _Expansion, frame: _Frame, loc: Loc, value: object) -> float | None:
     resolved = _resolve(state, frame, loc, value)
     if resolved is None:
@@ -305,10 +378,10 @@ def _seconds(state: _Expansion, frame: _Frame, loc: Loc, value: object) -> float
     try:
         seconds = parse_duration(resolved)
     except ValueError as exc:
-        _fail(state, frame, loc, f"{loc[-1]}: {exc}")
+        _from_set(state, frame, loc, value, str(exc))
         return None
     if seconds <= 0:
-        _fail(state, frame, loc, f"{loc[-1]}: must be a positive number of seconds, not {resolved!r}")
+        _from_set(state, frame, loc, value, f"must be a positive number of seconds, not {resolved!r}")
         return None
     return seconds / state.pace
 
@@ -319,7 +392,7 @@ def _count(state: _Expansion, frame: _Frame, loc: Loc, value: object, minimum: i
         return None
     if (isinstance(resolved, bool) or not isinstance(resolved, (int, float)) or not math.isfinite(resolved)
             or resolved != int(resolved) or resolved < minimum):
-        _fail(state, frame, loc, f"{loc[-1]}: must be a whole number of at least {minimum}, not {resolved!r}")
+        _from_set(state, frame, loc, value, f"must be a whole number of at least {minimum}, not {resolved!r}")
         return None
     return int(resolved)
 
@@ -339,7 +412,7 @@ def _step(state: _Expansion, frame: _Frame, step: Any, loc: Loc) -> None:
     if isinstance(step, Say):
         text = _text(state, frame, loc + ("say",), step.say)
         if text is not None:
-            _emit(state, frame, loc, Cue(CueKind.speech, Role.say, 0, text=text))
+            _emit(state, frame, loc + ("say",), Cue(CueKind.speech, Role.say, 0, text=text))
         if step.pause is not None:
             _silence(state, frame, loc + ("pause",), step.pause)
     elif isinstance(step, Pause):
@@ -489,17 +562,22 @@ def _for(state: _Expansion, frame: _Frame, step: For, loc: Loc) -> None:
         _steps(state, inner, step.steps, loc + ("steps",))
 
 
+def _include_folders(frame: _Frame) -> list[Path]:
+    """Where an include is looked for, in order: next to the including file, then the routine search path."""
+    folders = [frame.path.parent]
+    for folder in search_path():
+        if folder.resolve() not in [f.resolve() for f in folders]:
+            folders.append(folder)
+    return folders
+
+
 def _include_path(frame: _Frame, target: str) -> Path | None:
-    here = frame.path.parent
-    candidates = [here / target]
-    if not target.endswith(SUFFIXES):
-        candidates += [here / f"{target}{suffix}" for suffix in SUFFIXES]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate.resolve()
-    if "/" not in target and not target.endswith(SUFFIXES):
-        found = find_by_name(target)
-        return found.resolve() if found else None
+    names = [target] if target.endswith(SUFFIXES) else [target, *(f"{target}{suffix}" for suffix in SUFFIXES)]
+    for folder in _include_folders(frame):
+        for name in names:
+            candidate = folder / Path(name).expanduser()
+            if candidate.is_file():
+                return candidate.resolve()
     return None
 
 
@@ -511,7 +589,8 @@ def _include(state: _Expansion, frame: _Frame, step: Include, loc: Loc) -> None:
     where = loc + ("include",)
     target = _include_path(frame, step.include)
     if target is None:
-        _fail(state, frame, where, f"include: no routine file '{step.include}' next to {frame.path.name} or in the routine search path")
+        folders = ", ".join(str(folder) for folder in _include_folders(frame))
+        _fail(state, frame, where, f"include: no routine file '{step.include}' (.yaml or .yml) in {folders}")
         return
     if not any(_within(target, root) for root in (frame.path.parent, *state.roots)):
         _fail(state, frame, where, f"include: '{step.include}' is outside this file's folder and the routine search path")
@@ -547,8 +626,46 @@ def _include(state: _Expansion, frame: _Frame, step: Include, loc: Loc) -> None:
             scope[name] = check_param(name, routine.params[name], value)
         except ValueError as exc:
             _fail(state, frame, at, f"with: {exc}")
+    if target.name.startswith("_"):
+        for name, default in routine.params.items():
+            if isinstance(default, list) and name not in step.with_:
+                state.warnings.append(frame.source.problem(where, (
+                    f"warning: include: {target.name}'s list '{name}' is not given in with:, so its example "
+                    f"default plays; give it with: {{{name}: ...}}")))
+    state.add_safety(routine.safety)
+    state.lexicon = state.lexicon.with_defaults(lexicon_of(routine.pronounce).entries)
     inner = _Frame(source, target, scope, frame.section, (*frame.includes, target), frame.ambience)
+    _unused_params(state, inner, routine)
     _steps(state, inner, list(routine.steps), ("steps",))
+
+
+_NAMED = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _unused_params(state: _Expansion, frame: _Frame, routine: Routine) -> None:
+    """Warn, where it is defined, about a param no placeholder of its file names (a typo, usually)."""
+    if frame.path in state.checked:
+        return
+    state.checked.add(frame.path)
+    texts = [routine.title or "", *_strings(routine.model_dump(by_alias=True, include={"steps", "params"}))]
+    named = {match.group(1) for text in texts for match in _NAMED.finditer(text)}
+    for name in routine.params:
+        if name not in named:
+            close = difflib.get_close_matches(name, sorted(named - set(routine.params)), n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            state.warnings.append(frame.source.problem(
+                ("params", name), f"warning: params: '{name}' is never used in this file{hint}", at_key=True))
 
 
 def parse_overrides(defaults: Mapping[str, object], pairs: Sequence[str]) -> dict[str, object]:
@@ -560,6 +677,8 @@ def parse_overrides(defaults: Mapping[str, object], pairs: Sequence[str]) -> dic
         if not sep or not name:
             raise UsageError(f"--set {pair}: expected NAME=VALUE")
         default = defaults.get(name)
+        if not raw.strip() and name in defaults:
+            raise UsageError(f"--set {name}: empty; give a value (the default is {_shown(default)})")
         if isinstance(default, str) or name not in defaults:
             values[name] = raw
             continue
@@ -583,11 +702,69 @@ def plan_for(spec: str, *, sets: Sequence[str] = (), pace: float = 1.0, voice: M
     written = routine.voice.model_dump(exclude_unset=True)
     if written.get("voice") and written["voice"].endswith(".onnx"):
         written["voice"] = str(ref.path.parent / Path(written["voice"]).expanduser())  # relative to the routine
-    given = {k: v for k, v in (voice or {}).items() if v is not None}
-    base = {k: v for k, v in (defaults or {}).items() if v is not None}
+    chosen = choose_voice(written, voice, defaults)
+    return expand(routine, source, ref.path, name=ref.name, overrides=overrides, pace=pace, voice=chosen,
+                  lexicon=load_user_lexicon())
+
+
+def choose_voice(written: Mapping[str, object], given: Mapping[str, object] | None,
+                 defaults: Mapping[str, object] | None) -> Voice:
+    """The voice of a run: `given` (the command line) beats `written` (the routine), which beats `defaults`."""
+    chosen = {k: v for k, v in (defaults or {}).items() if v is not None}
+    chosen.update(written)
+    chosen.update({k: v for k, v in (given or {}).items() if v is not None})
     try:
-        chosen = Voice.model_validate({**base, **written, **given})
+        return Voice.model_validate(chosen)
     except ValidationError as exc:
         error = exc.errors()[0]
         raise UsageError(f"--{error['loc'][0]}: {describe_error(error)}") from None
-    return expand(routine, source, ref.path, name=ref.name, overrides=overrides, pace=pace, voice=chosen)
+
+
+def line_plan(text: str, voice: Voice, lexicon: Lexicon, *, title: str = "relax say", language: str = "en") -> Plan:
+    """A plan that speaks one line, respelled by `lexicon`."""
+    cue = Cue(CueKind.speech, Role.say, 1, text=text, speech=lexicon.spoken(text, resolve_engine(voice.engine)))
+    return Plan(name="say", title=title, safety="", voice=voice, pace=1.0, language=language, cues=(cue,), sections=(),
+                lexicon=lexicon)
+
+
+def step_plan(plan: Plan, step: int) -> Plan:
+    """The speech of one step of `plan` (numbered as `relax show` numbers them) with its voice and lexicon."""
+    cues = tuple(cue for cue in plan.cues if cue.step == step and cue.kind is CueKind.speech)
+    if not cues:
+        steps = sorted({cue.step for cue in plan.cues if cue.kind is CueKind.speech})
+        if not steps:
+            raise UsageError(f"{plan.name} says nothing")
+        raise UsageError(f"--step {step}: {plan.name} has no spoken step {step} (spoken steps: {_ranges(steps)}; "
+                         f"see relax show {plan.name})")
+    return replace(plan, title=f"{plan.title}, step {step}", safety="", cues=cues, sections=(), ambience=None)
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 7] -> '1-3, 7'."""
+    spans: list[list[int]] = []
+    for number in numbers:
+        if spans and number == spans[-1][1] + 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    return ", ".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in spans)
+
+
+def said_plan(text: str | None, routine: str | None, step: int | None, sets: Sequence[str], voice: Mapping[str, object],
+              defaults: Mapping[str, object]) -> Plan:
+    """What `relax say` speaks: `text`, or step `step` of `routine`, with the routine's voice and lexicon (else
+    the config's voice and the user's lexicon)."""
+    if step is not None and routine is None:
+        raise UsageError("--step needs --routine")
+    if sets and routine is None:
+        raise UsageError("--set needs --routine")
+    if (text is None) == (step is None):
+        raise UsageError("give the TEXT to say, or --routine and --step (not both)")
+    if not routine:
+        if not text or not text.strip():
+            raise UsageError("TEXT: nothing to say")
+        return line_plan(text.strip(), choose_voice({}, voice, defaults), load_user_lexicon())
+    plan = plan_for(routine, sets=sets, voice=voice, defaults=defaults)
+    if step is not None:
+        return step_plan(plan, step)
+    return line_plan(str(text).strip(), plan.voice, plan.lexicon, title=plan.title, language=plan.language)

@@ -35,8 +35,8 @@ def speech_jobs(plan: Plan, settings: SpeechSettings) -> list[Job]:
     """One job per distinct text, in order of first use (so the start of a session is ready first)."""
     seen: dict[str, Job] = {}
     for cue in plan.cues:
-        if cue.kind is CueKind.speech and cue.text not in seen:
-            seen[cue.text] = Job(cue.text, settings)
+        if cue.kind is CueKind.speech and cue.spoken not in seen:
+            seen[cue.spoken] = Job(cue.spoken, settings)
     return list(seen.values())
 
 
@@ -110,7 +110,7 @@ def cached_schedule(plan: Plan, settings: SpeechSettings, cache: AudioCache,
 
 
 def _placed(plan: Plan, settings: SpeechSettings, lengths: Mapping[str, int]) -> Schedule:
-    return build_schedule(plan, settings.sample_rate, lambda cue: lengths[cue.text])
+    return build_schedule(plan, settings.sample_rate, lambda cue: lengths[cue.spoken])
 
 
 def settings_for(plan: Plan) -> SpeechSettings:

@@ -41,12 +41,35 @@ def _discard(partial: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
-def render_wav(mixer: Mixer, target: Path, on_progress: Callable[[int, int], None] | None = None) -> RenderResult:
-    """Write the whole session as a 16-bit WAV; the file appears complete or not at all."""
+def check_target(target: Path, overwrite: bool) -> None:
+    """Refuse a target that is not a .wav name, is a folder, or exists (unless `overwrite`)."""
     if target.suffix.lower() != ".wav":
         raise RenderError(f"{target}: only .wav files can be rendered (name the file something.wav)")
     if target.is_dir():
         raise RenderError(f"{target}: is a folder")
+    if target.exists() and not overwrite:
+        raise RenderError(f"{target}: already exists (use --force to replace it)")
+
+
+def _publish_new(partial: Path, target: Path) -> None:
+    """Give `partial` the name `target` unless a file took that name meanwhile (a rename would replace it)."""
+    try:
+        os.link(partial, target)
+    except FileExistsError:
+        raise RenderError(f"{target}: already exists (use --force to replace it)") from None
+    except OSError:  # no hard links on this file system (FAT, some shares): the existence check must do
+        if target.exists():
+            raise RenderError(f"{target}: already exists (use --force to replace it)") from None
+        os.replace(partial, target)
+        return
+    os.unlink(partial)
+
+
+def render_wav(mixer: Mixer, target: Path, on_progress: Callable[[int, int], None] | None = None, *,
+               overwrite: bool = False) -> RenderResult:
+    """Write the whole session as a 16-bit WAV; the file appears complete or not at all, and an existing
+    file is replaced only when `overwrite`."""
+    check_target(target, overwrite)
     fmt = mixer.format
     total = mixer.schedule.total_frames() or 0
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
@@ -64,7 +87,10 @@ def render_wav(mixer: Mixer, target: Path, on_progress: Callable[[int, int], Non
                 written += frames
                 if on_progress:
                     on_progress(written, total)
-        os.replace(partial, target)
+        if overwrite:
+            os.replace(partial, target)
+        else:
+            _publish_new(partial, target)
     except OSError as exc:
         _discard(partial)
         raise RenderError(f"{target}: cannot write ({exc.strerror})") from None
@@ -84,7 +110,10 @@ def session_mixer(plan: Plan, settings: SpeechSettings, cache: AudioCache, sound
 
 
 def render_plan(plan: Plan, settings: SpeechSettings, cache: AudioCache, target: Path, sound: SessionSound, *,
-                workers: int | None = None, on_progress: Callable[[int, int], None] | None = None) -> RenderResult:
-    """Synthesize what is missing, then write the session of `plan` to `target`."""
+                workers: int | None = None, on_progress: Callable[[int, int], None] | None = None,
+                overwrite: bool = False) -> RenderResult:
+    """Synthesize what is missing, then write the session of `plan` to `target` (an existing file only when
+    `overwrite`, checked before any synthesis)."""
+    check_target(target, overwrite)
     prepare([(plan, settings)], cache, workers=workers, on_progress=on_progress)
-    return render_wav(session_mixer(plan, settings, cache, sound), target)
+    return render_wav(session_mixer(plan, settings, cache, sound), target, overwrite=overwrite)

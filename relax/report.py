@@ -23,17 +23,27 @@ def timeline_text(schedule: Schedule) -> str:
     plan = schedule.plan
     rate = schedule.rate
     lines = [plan.title, "=" * len(plan.title)]
+    if plan.description:
+        lines.append(plan.description)
+    about = " · ".join(part for part in (f"By {plan.author}" if plan.author else "",
+                                         f"Tags: {', '.join(plan.tags)}" if plan.tags else "") if part)
+    if about:
+        lines.append(about)
     if plan.safety:
         lines += ["", *(f"! {line}" for line in plan.safety.splitlines())]
     section: str | None = None
     cues = schedule.cues()
+    step = 0
     for placed in cues:
         cue = placed.cue
         if cue.section_name != section:
             section = cue.section_name
             lines += ["", f"## {section}" if section else "## (no section)"]
         text = f"({cue.bell} bell)" if cue.kind is CueKind.bell else cue.shown
-        lines.append(f"{_clock(placed.start / rate)}  {placed.frames / rate:6.1f}s  {cue.kind.value:<7}  {text}")
+        # The step number starts each step's first line: `relax say --step N` speaks that step.
+        number = str(cue.step) if cue.step != step else ""
+        step = cue.step
+        lines.append(f"{_clock(placed.start / rate)}  {placed.frames / rate:6.1f}s  {number:>4}  {cue.kind.value:<7}  {text}")
     note = " (estimated from the speaking rate)" if schedule.estimated else ""
     lines += ["", f"Total {format_duration(schedule.duration)} in {len(cues)} cues{note}"]
     return "\n".join(lines)
@@ -49,10 +59,14 @@ class ListRow:
     origin: str
     path: str
     error: str | None = None
+    tags: tuple[str, ...] = ()
+    author: str = ""
+    description: str = ""
 
     def line(self) -> str:
         length = format_duration(self.duration) if self.duration is not None else "error"
-        return f"{self.name:<20} {length:>7}  {self.origin:<8}  {self.title}"
+        tags = f"  [{', '.join(self.tags)}]" if self.tags else ""
+        return f"{self.name:<20} {length:>7}  {self.origin:<8}  {self.title}{tags}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,19 +76,28 @@ class ListRow:
             "origin": self.origin,
             "path": self.path,
             "error": self.error,
+            "tags": list(self.tags),
+            "author": self.author,
+            "description": self.description,
         }
 
 
-def list_rows(refs: list[RoutineRef]) -> list[ListRow]:
-    """A row per routine; a broken user routine is listed with its first error."""
+def list_rows(refs: list[RoutineRef], tags: tuple[str, ...] = ()) -> list[ListRow]:
+    """A row per routine (only those with every tag of `tags`, in any case); a broken user routine is
+    listed with its first error, unless tags are asked for."""
+    wanted = {tag.lower() for tag in tags}
     rows = []
     for ref in refs:
         origin = "built-in" if ref.builtin else "user"
         try:
             schedule = build_schedule(plan_for(str(ref.path)), SESSION_RATE)
         except RelaxError as exc:
-            first = str(exc).splitlines()[0]
-            rows.append(ListRow(ref.name, first, None, origin, str(ref.path), first))
+            if not wanted:
+                first = str(exc).splitlines()[0]
+                rows.append(ListRow(ref.name, first, None, origin, str(ref.path), first))
             continue
-        rows.append(ListRow(ref.name, schedule.plan.title, schedule.duration, origin, str(ref.path)))
+        plan = schedule.plan
+        if wanted <= {tag.lower() for tag in plan.tags}:
+            rows.append(ListRow(ref.name, plan.title, schedule.duration, origin, str(ref.path), None, plan.tags,
+                                plan.author, plan.description))
     return rows

@@ -210,6 +210,39 @@ class Sides(Model):
     steps: list[Step] = Field(min_length=1)
 
 
+class Pronunciation(Model):
+    """How the voice should say a word or phrase: a respelling, and phonemes for the engines that take them."""
+
+    say: str = Field(min_length=1, description="a respelling every engine reads, like 'cloze' for close (shut)")
+    espeak: str | None = Field(None, min_length=1, description="espeak-ng phoneme mnemonics, like kl'oUz")
+    piper: str | None = Field(None, min_length=1, description="IPA phonemes for Piper voices, like klˈoʊz")
+
+
+def _pronunciation_shorthand(value: object) -> object:
+    if value is None:
+        raise ValueError("is empty: give a respelling, or a mapping of say, espeak and piper")
+    return {"say": value} if isinstance(value, str) else value
+
+
+PronunciationValue = Annotated[
+    Pronunciation,
+    BeforeValidator(_pronunciation_shorthand),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {
+        "type": "object", "additionalProperties": False, "required": ["say"],
+        "properties": {"say": {"type": "string"}, "espeak": {"type": "string"}, "piper": {"type": "string"}}}]}),
+]
+"""A respelling, or a mapping of `say`, `espeak` and `piper`."""
+
+_WORD = re.compile(r"^[^{}\n]*\w[^{}\n]*$")
+
+
+def check_word(value: str) -> str:
+    """A word or phrase a lexicon may respell: some letters, no braces or line breaks."""
+    if not _WORD.match(value) or value != value.strip():
+        raise ValueError(f"{value!r} is not a word or phrase to respell (letters, without braces or line breaks)")
+    return value
+
+
 def _ambience_shorthand(value: object) -> object:
     # `ambience: rain` and `ambience: none` are the common cases; the mapping form adds a volume.
     return {"sound": value} if isinstance(value, str) else value
@@ -331,6 +364,8 @@ class Routine(Model):
     voice: Voice = Field(default_factory=Voice)
     ambience: AmbienceValue | None = Field(None, description="a bed of sound under the voice: a name, or {sound, volume}")
     params: dict[str, ParamValue] = Field(default_factory=dict, description="names usable as {name}, with defaults")
+    pronounce: dict[str, PronunciationValue] = Field(default_factory=dict, description=(
+        "how the voice says a word or phrase: a respelling, or {say, espeak, piper}; captions keep the written word"))
     steps: list[Step] = Field(min_length=1)
 
 
@@ -405,7 +440,7 @@ def _clean_loc(loc: tuple[Any, ...], kind: str, data: Any) -> Loc:
     node = data
     after_step_index = False
     for part in loc:
-        is_tag = after_step_index and kind != "step_kind" and part in STEP_KINDS
+        is_tag = after_step_index and part in STEP_KINDS
         after_step_index = False
         in_data = isinstance(node, dict) and part in node
         if is_tag or (isinstance(part, str) and not in_data and _UNION_MEMBER.match(part)):
@@ -417,7 +452,8 @@ def _clean_loc(loc: tuple[Any, ...], kind: str, data: Any) -> Loc:
     return tuple(cleaned)
 
 
-def _problems(exc: ValidationError, data: Any, source: SourceMap) -> list[Problem]:
+def problems_of(exc: ValidationError, data: Any, source: SourceMap, *, lexicon: bool = False) -> list[Problem]:
+    """A validation error's problems, each at its place in the file, in the user's words."""
     problems: list[Problem] = []
     seen: set[Loc] = set()
     for error in exc.errors():
@@ -429,7 +465,8 @@ def _problems(exc: ValidationError, data: Any, source: SourceMap) -> list[Proble
             if kind and key in STEP_KINDS:
                 message = f"{key}: a step is one kind ('{kind}' here); put '{key}' in a step of its own"
             else:
-                message = f"{key}: unknown key" + _suggest(key, parent, at_root=len(loc) == 1)
+                entry = loc[:1] == ("pronounce",) or lexicon
+                message = f"{key}: unknown key" + _suggest(key, parent, at_root=len(loc) == 1, entry=entry)
             problems.append(source.problem(loc, message, at_key=True))
             continue
         # A union error is reported once per member type; one line per place is enough.
@@ -440,6 +477,10 @@ def _problems(exc: ValidationError, data: Any, source: SourceMap) -> list[Proble
             found = _lookup(data, loc)
             keys = ", ".join(map(str, found)) if isinstance(found, dict) and found else None
             detail = f" (found {keys})" if keys else ""
+            close = [match for key in (found if isinstance(found, dict) else {})
+                     for match in difflib.get_close_matches(str(key), STEP_KINDS, n=1, cutoff=0.6)]
+            if close:
+                detail += f"; did you mean '{close[0]}'?"
             problems.append(source.problem(loc, f"step: needs one of the keys {', '.join(STEP_KINDS)}{detail}"))
             continue
         if error["type"] == "missing":
@@ -448,6 +489,9 @@ def _problems(exc: ValidationError, data: Any, source: SourceMap) -> list[Proble
             kind = step_kind(step) if isinstance(step, dict) and len(loc) >= 2 and isinstance(loc[-2], int) else None
             where = f"{kind}: " if kind else _field_name(loc[:-1])
             problems.append(source.problem(loc[:-1], f"{where}missing required key '{field}'"))
+            continue
+        if error["type"] == "string_type" and _lookup(data, loc) is None:
+            problems.append(source.problem(loc, f"{_field_name(loc)}is empty: write the text after the colon"))
             continue
         problems.append(source.problem(loc, f"{_field_name(loc)}{describe_error(error)}"))
     return problems
@@ -471,9 +515,11 @@ def _keys(model: type[BaseModel]) -> list[str]:
     return [field.alias or name for name, field in model.model_fields.items()]
 
 
-def _suggest(key: str, parent: Any, at_root: bool = False) -> str:
+def _suggest(key: str, parent: Any, at_root: bool = False, entry: bool = False) -> str:
     kind = step_kind(parent) if isinstance(parent, dict) else None
-    if kind:
+    if entry:  # a pronunciation has a `say` key, but it is not a say step
+        allowed = _keys(Pronunciation)
+    elif kind:
         allowed = _keys(STEP_KINDS[kind])
     elif at_root:
         allowed = _keys(Routine)
@@ -509,18 +555,52 @@ def _check_templates(routine: Routine, source: SourceMap) -> list[Problem]:
     return problems
 
 
+TEXT_KEYS = frozenset({"say", "section", "title", "description", "author", "safety", "language", "include"})
+"""Keys whose values are words: YAML 1.1 must not turn `say: No` into false or `say: 12:30` into 750."""
+
+
+def as_written(data: Any, source: SourceMap, loc: Loc = (), every: bool = True) -> Any:
+    """`data` with scalars as written in the file: every one, or (`every=False`) those of text keys and tags."""
+    if every:
+        if isinstance(data, dict):
+            return {key: as_written(value, source, loc + (str(key),)) for key, value in data.items()}
+        if isinstance(data, list):
+            return [as_written(item, source, loc + (i,)) for i, item in enumerate(data)]
+        return source.written.get(loc, data)
+    if isinstance(data, dict):
+        result: dict[Any, Any] = {}
+        for key, value in data.items():
+            here = loc + (str(key),)
+            if (key in TEXT_KEYS or "pronounce" in loc[-2:]) and here in source.written:
+                result[key] = source.written[here]
+            elif key == "tags" and isinstance(value, list):
+                result[key] = [source.written.get(here + (i,), item) for i, item in enumerate(value)]
+            else:
+                result[key] = as_written(value, source, here, every=False)
+        return result
+    if isinstance(data, list):
+        return [as_written(item, source, loc + (i,), every=False) for i, item in enumerate(data)]
+    return data
+
+
 def validate_routine(data: Any, source: SourceMap) -> Routine:
     """A Routine from parsed YAML; every problem is reported at once as a RoutineError."""
+    data = as_written(data, source, every=False)
     try:
         routine = Routine.model_validate(data)
     except ValidationError as exc:
-        raise RoutineError(_problems(exc, data, source)) from None
+        raise RoutineError(problems_of(exc, data, source)) from None
     problems = _check_templates(routine, source)
     for name in routine.params:
         try:
             _check_name(name)
         except ValueError as exc:
             problems.append(source.problem(("params", name), f"params: {exc}", at_key=True))
+    for word in routine.pronounce:
+        try:
+            check_word(word)
+        except ValueError as exc:
+            problems.append(source.problem(("pronounce", word), f"pronounce: {exc}", at_key=True))
     if problems:
         raise RoutineError(problems)
     return routine

@@ -147,6 +147,10 @@ class Schedule:
         return {
             "routine": self.plan.name,
             "title": self.plan.title,
+            "description": self.plan.description,
+            "author": self.plan.author,
+            "tags": list(self.plan.tags),
+            "safety": self.plan.safety,
             "duration": round(self.duration, 3),
             "estimated": self.estimated,
             "pace": self.plan.pace,
@@ -154,6 +158,7 @@ class Schedule:
             "cues": [
                 {
                     "index": placed.index,
+                    "step": placed.cue.step,
                     "section": placed.cue.section_name,
                     "kind": placed.cue.kind.value,
                     "role": placed.cue.role.value,

@@ -234,13 +234,13 @@ def _step_start(schedule: Schedule, index: int) -> int:
 
 def play_session(plan: Plan, settings: SpeechSettings | None, cache: AudioCache, sound: SessionSound, *,
                  player: PlayerKind | None, start_at: str | None = None, interactive: bool = False,
-                 workers: int | None = None) -> SessionSummary:
-    """Guide one session; `player=None` guides in text only. Missing speech is synthesized ahead of playback
-    (`settings=None`: a plan without speech)."""
+                 workers: int | None = None, text_fallback: bool = True) -> SessionSummary:
+    """Guide one session; `player=None` guides in text only, and so does a missing device when `text_fallback`.
+    Missing speech is synthesized ahead of playback (`settings=None`: a plan without speech)."""
     signals = StopSignals()
     with signals.installed(), stderr_for_python_only():
         return _play(plan, settings, cache, sound, player=player, start_at=start_at, interactive=interactive,
-                     workers=workers, signals=signals)
+                     workers=workers, signals=signals, text_fallback=text_fallback)
 
 
 PREVIEW_SECONDS = 10.0
@@ -272,7 +272,8 @@ def _header(plan: Plan, interactive: bool) -> None:
 
 
 def _play(plan: Plan, settings: SpeechSettings | None, cache: AudioCache, sound: SessionSound, *, player: PlayerKind | None,
-          start_at: str | None, interactive: bool, workers: int | None, signals: StopSignals) -> SessionSummary:
+          start_at: str | None, interactive: bool, workers: int | None, signals: StopSignals,
+          text_fallback: bool) -> SessionSummary:
     first_index = start_index(plan, start_at)
     cache.ensure()
     beds = sound.load_beds(cache.root)
@@ -288,7 +289,7 @@ def _play(plan: Plan, settings: SpeechSettings | None, cache: AudioCache, sound:
         mixer = sound.mixer(schedule, bank, beds, begin=first)
         placer.through_frame(first + round(READY_SECONDS * schedule.rate))
         stream = LiveStream(mixer, first)
-        chosen = _player(player, stream, placer)
+        chosen = _player(player, stream, placer, text_fallback)
         view: View = NoView() if settings is None else LiveView() if interactive else PlainView(sys.stdout)
         keys = KeyReader() if interactive else None
         with keys or contextlib.nullcontext():
@@ -304,7 +305,7 @@ def _play(plan: Plan, settings: SpeechSettings | None, cache: AudioCache, sound:
             clips.close()
 
 
-def _player(kind: PlayerKind | None, stream: LiveStream, placer: Placer) -> Player:
+def _player(kind: PlayerKind | None, stream: LiveStream, placer: Placer, text_fallback: bool) -> Player:
     if kind is None:
         sys.stdout.write("Guiding in text only (--no-audio): nothing is played.\n")
         return SilentPlayer(stream)
@@ -313,7 +314,7 @@ def _player(kind: PlayerKind | None, stream: LiveStream, placer: Placer) -> Play
             placer.all()  # it plays the rest of the session as one buffer
         return open_player(kind, stream)
     except PlayerUnavailable as exc:
-        if not any(cue.kind is CueKind.speech for cue in placer.schedule.plan.cues):
+        if not text_fallback or not any(cue.kind is CueKind.speech for cue in placer.schedule.plan.cues):
             raise  # nothing to guide in text: a preview without a device is an error
         name = placer.schedule.plan.name
         sys.stdout.write(f"{exc}: guiding in text only. To listen elsewhere: relax render {name} -o session.wav\n")

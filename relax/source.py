@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from relax.errors import Problem, RoutineError
+from relax.errors import Place, Problem, RoutineError, UsageError
 
 MAX_FILE_BYTES = 1_000_000
 # A small routine has a few hundred nodes; anything past this is an alias bomb.
@@ -36,18 +36,24 @@ class SourceMap:
     path: str
     values: dict[Loc, Mark] = field(default_factory=dict)
     keys: dict[Loc, Mark] = field(default_factory=dict)
+    written: dict[Loc, str] = field(default_factory=dict)
+    """Plain scalars YAML read as something other than text (`No`, `on`, `12:30`, `2024-01-05`), as written."""
 
-    def problem(self, loc: Loc, message: str, *, at_key: bool = False) -> Problem:
-        """A problem at `loc`, falling back to the nearest enclosing place that has a mark."""
+    def place(self, loc: Loc, *, at_key: bool = False) -> Place:
+        """Where `loc` is written, falling back to the nearest enclosing place that has a mark."""
         table = self.keys if at_key else self.values
         probe = loc
         while probe:
             mark = table.get(probe) or self.values.get(probe)
             if mark:
-                return Problem(self.path, mark.line, mark.column, message)
+                return Place(self.path, mark.line, mark.column)
             probe = probe[:-1]
         mark = self.values.get((), Mark(1, 1))
-        return Problem(self.path, mark.line, mark.column, message)
+        return Place(self.path, mark.line, mark.column)
+
+    def problem(self, loc: Loc, message: str, *, at_key: bool = False) -> Problem:
+        """A problem at `loc` (see `place`)."""
+        return self.place(loc, at_key=at_key).problem(message)
 
 
 def display_path(path: Path) -> str:
@@ -119,7 +125,10 @@ class _Builder:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, loc + (i,), node) for i, item in enumerate(node.value)]
-        return self.build_scalar(node)
+        value = self.build_scalar(node)
+        if isinstance(node, yaml.ScalarNode) and not node.style and value is not None and not isinstance(value, str):
+            self.source.written[loc] = node.value
+        return value
 
     def build_scalar(self, node: yaml.Node) -> Any:
         if not isinstance(node, yaml.ScalarNode):
@@ -162,8 +171,12 @@ def _yaml_problem(text: str, exc: yaml.MarkedYAMLError) -> str:
     return str(exc.problem or exc.context or "cannot be read")
 
 
-def parse_yaml(text: str, path: str) -> tuple[Any, SourceMap]:
-    """Parse YAML text into plain values and a SourceMap; every problem is a RoutineError."""
+ROUTINE_ROOT = "a routine must be a mapping of keys (title, steps, ...)"
+
+
+def parse_yaml(text: str, path: str, *, expected: str = ROUTINE_ROOT) -> tuple[Any, SourceMap]:
+    """Parse YAML text into plain values and a SourceMap; every problem is a RoutineError. `expected` says
+    what the top level must be; a file of comments alone is empty."""
     source = SourceMap(path)
     try:
         _scan(text, path)
@@ -180,7 +193,7 @@ def parse_yaml(text: str, path: str) -> tuple[Any, SourceMap]:
     if not isinstance(root, yaml.MappingNode):
         kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
         at = _mark(root)
-        raise RoutineError([Problem(path, at.line, at.column, f"a routine must be a mapping of keys (title, steps, ...), not {kind}")])
+        raise RoutineError([Problem(path, at.line, at.column, f"{expected}, not {kind}")])
     builder = _Builder(source)
     data = builder.build(root, ())
     if builder.problems:
@@ -193,14 +206,14 @@ def read_text(path: Path, shown: str) -> str:
     try:
         size = path.stat().st_size
         if path.is_dir():
-            raise RoutineError([Problem(shown, 1, 1, "is a folder, not a routine file")])
+            raise UsageError(f"{shown}: is a folder, not a routine file")
         if size > MAX_FILE_BYTES:
             raise RoutineError([Problem(shown, 1, 1, f"file is {size:,} bytes; routines are limited to {MAX_FILE_BYTES:,}")])
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise RoutineError([Problem(shown, 1, 1, "no such file")]) from None
+        raise UsageError(f"{shown}: no such file") from None
     except OSError as exc:
-        raise RoutineError([Problem(shown, 1, 1, f"cannot read: {exc.strerror}")]) from None
+        raise UsageError(f"{shown}: cannot read ({exc.strerror})") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

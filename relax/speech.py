@@ -147,6 +147,22 @@ def _matches(info: VoiceInfo, wanted: str) -> bool:
     return wanted in (info.id.lower(), info.id.lower().rsplit("/", 1)[-1], info.name.lower())
 
 
+def _accept_phonemes() -> None:
+    """Let espeak read `[[...]]` in a text as phoneme mnemonics (a lexicon's espeak entries): pyttsx3's driver
+    calls espeak_Synth without the PHONEMES flag and has no setting for it."""
+    from pyttsx3.drivers import _espeak
+
+    synth = _espeak.Synth
+    if getattr(synth, "accepts_phonemes", False):
+        return
+
+    def with_phonemes(text: bytes, *args: Any, flags: int = 0, **kwargs: Any) -> Any:
+        return synth(text, *args, flags=flags | _espeak.PHONEMES, **kwargs)
+
+    setattr(with_phonemes, "accepts_phonemes", True)
+    _espeak.Synth = with_phonemes
+
+
 class EspeakEngine:
     """espeak-ng through pyttsx3: one save_to_file and one runAndWait per clip."""
 
@@ -157,6 +173,7 @@ class EspeakEngine:
             self.engine: Any = pyttsx3.init("espeak")
         except (RuntimeError, OSError) as exc:
             raise SpeechError(f"the espeak engine does not start ({exc}): {ESPEAK_INSTALL}") from None
+        _accept_phonemes()
         self.voices = [
             VoiceInfo("espeak", v.id, v.name, tuple(str(lang) for lang in (v.languages or [])))
             for v in self.engine.getProperty("voices")

@@ -79,10 +79,10 @@ class Placer:
         cue = self.schedule.plan.cues[self.schedule.placed]
         frames = 0
         if cue.kind is CueKind.speech:
-            clip = self.bank.get(cue.text)
+            clip = self.bank.get(cue.spoken)
             if clip is None:
-                clip = self.clips.samples(cue.text)
-                self.bank.add(cue.text, clip)
+                clip = self.clips.samples(cue.spoken)
+                self.bank.add(cue.spoken, clip)
             frames = len(clip)
         self.schedule.place(frames)
 

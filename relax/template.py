@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -54,7 +55,9 @@ def lookup(placeholder: Placeholder, scope: Mapping[str, object]) -> object:
     """The value a placeholder stands for in `scope`."""
     if placeholder.name not in scope:
         known = ", ".join(sorted(scope)) or "none"
-        raise TemplateError(f"unknown name '{{{placeholder.name}}}' (known here: {known})")
+        close = difflib.get_close_matches(placeholder.name, list(scope), n=1, cutoff=0.6)
+        hint = f"; did you mean '{{{close[0]}}}'?" if close else ""
+        raise TemplateError(f"unknown name '{{{placeholder.name}}}' (known here: {known}){hint}")
     value = scope[placeholder.name]
     if placeholder.field is None:
         return value

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pulse import PulseServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,3 +38,12 @@ def routine_file(tmp_path: Path):  # type: ignore[no-untyped-def]
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServer]:
+    """A private PulseAudio server with a null sink, shared by the tests that play sound."""
+    server = PulseServer(tmp_path_factory.mktemp("pulse"))
+    server.start()
+    yield server
+    server.stop()

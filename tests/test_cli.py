@@ -44,7 +44,7 @@ def test_version() -> None:
 
 @pytest.mark.parametrize("command", [[], ["list"], ["show"], ["check"], ["schema"], ["new"], ["play"], ["render"], ["prepare"],
                                      ["voices"], ["cache"], ["cache", "info"], ["cache", "clear"], ["cache", "prune"],
-                                     ["ambience"], ["ambience", "list"], ["ambience", "preview"]])
+                                     ["ambience"], ["ambience", "list"], ["ambience", "preview"], ["say"], ["docs"]])
 def test_every_command_has_help(command: list[str]) -> None:
     code, out, _ = run(*command, "--help")
     assert code == 0 and out.startswith("Usage: ")
@@ -57,14 +57,14 @@ def test_show_prints_the_timeline(routine_file: Write, monkeypatch: pytest.Monke
     assert (code, err) == (0, "")
     assert out == (
         "Small\n=====\n\n! Go gently.\n\n## Start\n"
-        "  0:00.0     1.0s  speech   Hello there.\n"
-        "  0:01.0     2.0s  silence  Pause\n\n## (no section)\n"
-        "  0:03.0     2.0s  silence  Hold\n"
-        "  0:05.0     0.6s  speech   two\n"
-        "  0:05.5     0.4s  silence  Hold\n"
-        "  0:06.0     0.6s  speech   one\n"
-        "  0:06.5     0.4s  silence  Hold\n"
-        "  0:07.0     3.0s  bell     (chime bell)\n"
+        "  0:00.0     1.0s     1  speech   Hello there.\n"
+        "  0:01.0     2.0s        silence  Pause\n\n## (no section)\n"
+        "  0:03.0     2.0s     2  silence  Hold\n"
+        "  0:05.0     0.6s        speech   two\n"
+        "  0:05.5     0.4s        silence  Hold\n"
+        "  0:06.0     0.6s        speech   one\n"
+        "  0:06.5     0.4s        silence  Hold\n"
+        "  0:07.0     3.0s     3  bell     (chime bell)\n"
         "\nTotal 0:10 in 8 cues (estimated from the speaking rate)\n"
     )
 

@@ -181,7 +181,8 @@ CASES = [
         "param-null.yaml:4:10: rounds: must be a number, text, true/false, or a list of text, numbers or mappings, not None",
     ),
     case("for-reserved.yaml", "for-reserved.yaml:3:10: for: 'side' is reserved (filled in by 'sides')"),
-    case("template-unknown-say.yaml", "template-unknown-say.yaml:5:10: say: unknown name '{nmae}' (known here: name)"),
+    case("template-unknown-say.yaml", "template-unknown-say.yaml:5:10: say: unknown name '{nmae}' (known here: name); "
+         "did you mean '{name}'?"),
     case(
         "template-unmatched.yaml",
         "template-unmatched.yaml:5:10: say: unmatched '{' in 'Welcome, dear {name.' (write '{{' for a literal brace)",
@@ -190,7 +191,8 @@ CASES = [
         "template-invalid.yaml",
         "template-invalid.yaml:3:10: say: '{1 2 3}' is not a valid placeholder (use {name} or {name.field})",
     ),
-    case("template-unknown-hold.yaml", "template-unknown-hold.yaml:6:11: hold: unknown name '{hodl}' (known here: hold)"),
+    case("template-unknown-hold.yaml", "template-unknown-hold.yaml:6:11: hold: unknown name '{hodl}' (known here: hold); "
+         "did you mean '{hold}'?"),
     case(
         "template-hold-mixed.yaml",
         f"template-hold-mixed.yaml:5:11: hold: must be a positive duration ({DURATION}) or a single {{param}}",
@@ -270,13 +272,14 @@ CASES = [
     ),
     case(
         "include-missing.yaml",
-        "include-missing.yaml:4:14: include: no routine file 'nowhere.yaml' next to include-missing.yaml "
-        "or in the routine search path",
+        # Every folder searched is named: this file's, the user's routines, the built-in ones.
+        re.compile(r"include-missing\.yaml:4:14: include: no routine file 'nowhere\.yaml' \(\.yaml or \.yml\) in "
+                   r"/\S+/tests/corpus/bad, /\S+/routines, /\S+/routines"),
     ),
     case(
         "include-missing-name.yaml",
-        "include-missing-name.yaml:3:14: include: no routine file 'no-such-routine' next to include-missing-name.yaml "
-        "or in the routine search path",
+        re.compile(r"include-missing-name\.yaml:3:14: include: no routine file 'no-such-routine' \(\.yaml or \.yml\) "
+                   r"in /\S+/tests/corpus/bad, /\S+/routines, /\S+/routines"),
     ),
     case("include-broken.yaml", "_broken.yaml:5:5: pasue: unknown key (did you mean 'pause'?)"),
     case(
@@ -335,8 +338,9 @@ def test_every_corpus_file_is_a_case() -> None:
 def test_helpers_are_valid() -> None:
     """The valid helpers (and the 8-deep end of the include chain) pass, so the cases fail for their own reason."""
     result = invoke("check", "_calm.yaml", "depth/d1.yaml")
-    assert (result.exit_code, result.stderr) == (0, "")
-    assert result.stdout.splitlines() == ["OK _calm (1:04)", "OK d1 (0:09)"]
+    assert result.exit_code == 0
+    assert all(": warning: " in line for line in result.stderr.splitlines())  # advice about wording, no error
+    assert [line.split(",")[0] for line in result.stdout.splitlines()] == ["OK _calm (1:04)", "OK d1 (0:09)"]
 
 
 # --- limits, at and just past the boundary (generated: too big to commit) ----------------------------
@@ -380,7 +384,8 @@ def test_limits_boundaries(body: str, error: str | None, tmp_path: Path, monkeyp
     (tmp_path / "r.yaml").write_text("title: Limits\nsteps:\n" + body, encoding="utf-8")
     result = invoke("check", "r.yaml")
     if error is None:
-        assert (result.exit_code, result.stderr) == (0, "")
+        assert result.exit_code == 0
+        assert all(": warning: " in line for line in result.stderr.splitlines())  # a long silence, no error
     else:
         assert_clean_failure(result)
         assert result.stderr.splitlines() == [error]
@@ -435,15 +440,16 @@ def test_huge_repeat_of_nothing_does_not_hang() -> None:
         pytest.param(["count"], "Error: --set count: expected NAME=VALUE", id="no-equals"),
         pytest.param(["=3"], "Error: --set =3: expected NAME=VALUE", id="no-name"),
         pytest.param(["count=[1"], "Error: --set count: cannot read '[1' as a value", id="bad-yaml"),
-        pytest.param(["count=-3"], "_calm.yaml:11:13: repeat: must be a whole number of at least 1, not -3", id="negative"),
+        pytest.param(["count=-3"], "Error: --set count: must be a whole number of at least 1, not -3 (it sets repeat at "
+                     "_calm.yaml:11:13)", id="negative"),
         pytest.param(
             ["count=.nan"],
-            re.compile(r"Error: --set count: .+|_calm\.yaml:11:13: repeat: must be a whole number of at least 1, not nan"),
+            re.compile(r"Error: --set count: .+"),
             id="nan",
         ),
         pytest.param(
             ["count=.inf"],
-            re.compile(r"Error: --set count: .+|_calm\.yaml:11:13: repeat: must be a whole number of at least 1, not inf"),
+            re.compile(r"Error: --set count: .+"),
             id="inf",
         ),
     ],

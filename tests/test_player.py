@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,14 +30,6 @@ steps:
       - say: Well done.
 """
 TOLERANCE = 0.010
-
-
-@pytest.fixture(scope="session")
-def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServer]:
-    server = PulseServer(tmp_path_factory.mktemp("pulse"))
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
