@@ -3,6 +3,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 PYTHON ?= python3
 ROUTINE ?= back-pain-relief
 # NEURAL=0 skips the optional Piper voice (GPL-3.0-or-later).
@@ -29,6 +30,11 @@ system:
 	  fi; \
 	fi
 
+# The bench extra (pocketsphinx for bench/wer.py), on top of the installed venv.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS),bench]'
+	touch $(BENCH_STAMP)
+
 $(STAMP): setup.cfg pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -43,7 +49,7 @@ test: install
 	$(BIN)/mypy relax
 	$(BIN)/flake8 relax tests bench
 
-bench: install
+bench: install $(BENCH_STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
