@@ -11,7 +11,7 @@ import click
 
 from relax import __version__
 from relax.duration import format_duration
-from relax.errors import RelaxError, RoutineError
+from relax.errors import RelaxError, RoutineError, one_line
 from relax.cache import AudioCache, format_size, parse_size
 from relax.config import Config, load_config
 from relax.library import available, create_routine, reference
@@ -45,8 +45,11 @@ class RelaxGroup(click.Group):
 
 def _echo_error(exc: RelaxError) -> None:
     """A routine's problems as `PATH:LINE:COL: message` lines, anything else as `Error: ...`."""
-    for line in str(exc).splitlines():
-        click.echo(line if isinstance(exc, RoutineError) else f"Error: {line}", err=True)
+    if isinstance(exc, RoutineError):
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+    else:
+        click.echo(f"Error: {one_line(str(exc))}", err=True)
 
 
 def _echo_json(value: object) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import math
 import os
 import re
 import tomllib
@@ -15,6 +14,7 @@ from typing import Any
 
 import platformdirs
 
+from relax.duration import is_finite_number
 from relax.errors import RelaxError
 from relax.paths import APP
 from relax.source import display_path
@@ -175,7 +175,7 @@ def _volume(value: Any) -> float:
 def _rate(value: Any) -> int:
     low, high = RATE_RANGE
     # 150.0 is still a whole number; routine files accept it the same way.
-    if _is_number(value) and math.isfinite(value) and value == int(value) and low <= value <= high:
+    if is_finite_number(value) and value == int(value) and low <= value <= high:
         return int(value)
     raise _bad(value, f"must be a whole number of words per minute from {low} to {high}")
 

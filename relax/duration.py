@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import math
 import re
+from typing import TypeGuard
 
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0}
 _PATTERN = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s)?$")
 _PLAIN = re.compile(r"^\d+(?:\.\d+)?$")
 
 DURATION_HELP = "a number of seconds or a duration like 90s, 1m30s, 2m"
+LONGEST_TEXT = 40
+"""Characters of a written duration: anything longer is not one, and the pattern need not look (its
+optional groups backtrack on long runs of digits)."""
+
+
+def is_finite_number(value: object) -> TypeGuard[int | float]:
+    """A real number a float can hold: not true/false, nan, inf, or an integer too large to convert."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int of hundreds of digits
+        return False
 
 
 def parse_duration(value: object) -> float:
@@ -17,18 +31,34 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"must be {DURATION_HELP}, not {value!r}")
     if isinstance(value, (int, float)):
-        if not math.isfinite(value):
-            raise ValueError(f"must be {DURATION_HELP}, not {value!r}")
+        if not is_finite_number(value):
+            raise ValueError(f"must be {DURATION_HELP}, not {_short(value)}")
         return float(value)
     if isinstance(value, str):
         text = value.strip().lower()
+        if len(text) > LONGEST_TEXT:
+            raise ValueError(f"must be {DURATION_HELP}, not {_short(value)}")
         if _PLAIN.match(text):
-            return float(text)
+            return _finite(float(text), value)
         match = _PATTERN.match(text)
         if text and match and any(match.groups()):
             hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-            return hours * _UNITS["h"] + minutes * _UNITS["m"] + seconds * _UNITS["s"]
-    raise ValueError(f"must be {DURATION_HELP}, not {value!r}")
+            return _finite(hours * _UNITS["h"] + minutes * _UNITS["m"] + seconds * _UNITS["s"], value)
+    raise ValueError(f"must be {DURATION_HELP}, not {_short(value)}")
+
+
+def _finite(seconds: float, written: object) -> float:
+    if not math.isfinite(seconds):
+        raise ValueError(f"must be {DURATION_HELP}, not {_short(written)}")
+    return seconds
+
+
+def _short(value: object, limit: int = 40) -> str:
+    """A value for a message: its repr, cut to `limit` characters (a 400-digit number says what it is)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        return f"a number of {len(str(abs(value)))} digits"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 5]}...{text[-2:]}"
 
 
 def is_duration_text(value: object) -> bool:

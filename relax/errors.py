@@ -5,6 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def one_line(text: str) -> str:
+    """`text` with every character that is not printable (line breaks of any kind, control characters)
+    escaped as Python writes it, so one message stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 @dataclass(frozen=True, order=True)
 class Place:
     """Where something is written: a file and a 1-based line and column."""
@@ -27,7 +35,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}: {self.message}"
+        return one_line(f"{self.path}:{self.line}:{self.column}: {self.message}")
 
 
 class RelaxError(Exception):

@@ -9,10 +9,16 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from relax.errors import UsageError
+from relax.errors import UsageError, one_line
 from relax.paths import routines_dir
 
 SUFFIXES = (".yaml", ".yml")
+
+
+def shown_path(path: Path, limit: int = 200) -> str:
+    """A path for a message: one line (breaks and control characters escaped), at most `limit` characters."""
+    text = one_line(str(path))
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def builtin_dir() -> Path:
@@ -35,13 +41,20 @@ class RoutineRef:
 
 
 def _ref(path: Path) -> RoutineRef:
-    resolved = path.resolve()
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop of symbolic links
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a loop of symbolic links"
+        raise UsageError(f"{shown_path(path)}: cannot be read ({reason})") from None
     return RoutineRef(path.stem, path, resolved.parent == builtin_dir().resolve())
 
 
 def looks_like_path(spec: str) -> bool:
     """True when `spec` names a file rather than a routine name."""
-    return "/" in spec or "\\" in spec or spec.endswith(SUFFIXES) or Path(spec).exists()
+    try:
+        return "/" in spec or "\\" in spec or spec.endswith(SUFFIXES) or Path(spec).exists()
+    except OSError:  # a name too long for the file system is no routine name either
+        return True
 
 
 def find_by_name(name: str) -> Path | None:

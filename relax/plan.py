@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -15,7 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from relax.bells import bell_seconds
-from relax.duration import is_duration_text, parse_duration
+from relax.duration import is_duration_text, is_finite_number, parse_duration
 from relax.errors import Place, Problem, RoutineError, UsageError
 from relax.lexicon import Lexicon, lexicon_of, load_user_lexicon
 from relax.library import SUFFIXES, resolve, search_path
@@ -177,6 +176,9 @@ class _Expansion:
     sections: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
+    """The session's length so far, estimated."""
+    spoken: float = 0.0
+    """The estimated length of the cue just emitted, when it was speech."""
     roots: tuple[Path, ...] = ()
     overridden: Mapping[str, object] = field(default_factory=dict)
     """Params given with --set, as checked: a bad value of theirs is the command line's mistake, not the file's."""
@@ -212,7 +214,7 @@ def check_param(name: str, default: object, value: object) -> object:
             raise ValueError(f"'{name}' must be true or false, like its default, not {value!r}")
         return value
     if isinstance(default, (int, float)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if not is_finite_number(value):
             raise ValueError(f"'{name}' must be a number, like its default {default!r}, not {value!r}")
         return value
     if isinstance(default, str) and is_duration_text(default):
@@ -325,9 +327,12 @@ def _emit(state: _Expansion, frame: _Frame, loc: Loc, cue: Cue) -> None:
         _fail(state, frame, loc, f"the session expands to more than {MAX_CUES:,} cues")
         raise _Abort
     if cue.kind is CueKind.speech:
-        state.seconds += estimate_speech_seconds(cue.text, state.rate * state.pace)
-    elif not cue.fill:
-        state.seconds += cue.seconds
+        state.spoken = estimate_speech_seconds(cue.text, state.rate * state.pace)
+        state.seconds += state.spoken
+    else:
+        # A fill counts from the start of the words before it: every second of the session counts, silence too.
+        state.seconds += max(0.0, cue.seconds - state.spoken) if cue.fill else cue.seconds
+        state.spoken = 0.0
     if state.seconds > MAX_SECONDS:
         _fail(state, frame, loc, "the session lasts more than 24 hours")
         raise _Abort
@@ -390,8 +395,7 @@ def _count(state: _Expansion, frame: _Frame, loc: Loc, value: object, minimum: i
     resolved = _resolve(state, frame, loc, value)
     if resolved is None:
         return None
-    if (isinstance(resolved, bool) or not isinstance(resolved, (int, float)) or not math.isfinite(resolved)
-            or resolved != int(resolved) or resolved < minimum):
+    if not is_finite_number(resolved) or resolved != int(resolved) or resolved < minimum:
         _from_set(state, frame, loc, value, f"must be a whole number of at least {minimum}, not {resolved!r}")
         return None
     return int(resolved)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from enum import Enum
 from pathlib import Path
@@ -21,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from relax.duration import DURATION_HELP, parse_duration
+from relax.duration import DURATION_HELP, is_finite_number, parse_duration
 from relax.errors import Problem, RoutineError
 from relax.source import Loc, SourceMap, parse_yaml, read_text
 from relax.template import TemplateError, placeholders, whole_placeholder
@@ -55,7 +54,7 @@ def _positive_duration(value: object) -> float:
 
 
 def _whole_number(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value != int(value):
+    if not is_finite_number(value) or value != int(value):
         raise ValueError(f"must be a whole number, not {value!r}")
     return int(value)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
 MAX_DEPTH = 64
 _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+_IMPLICIT = {f"tag:yaml.org,2002:{kind}" for kind in ("bool", "int", "float", "timestamp", "null")}
 
 Loc = tuple[str | int, ...]
 
@@ -139,6 +141,17 @@ class _Builder:
         except yaml.constructor.ConstructorError:
             self.problems.append(self.fail(node, f"unsupported YAML tag '{node.tag}'"))
             return None
+        except (ValueError, KeyError, AttributeError, IndexError, TypeError, OverflowError):
+            # PyYAML's own converters fail on `2024-02-30`, `!!int abc`, a 5,000-digit integer, ...
+            if not node.style and node.tag in _IMPLICIT:  # untagged: YAML guessed a type; keep the words
+                return node.value
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            self.problems.append(self.fail(node, f"{tag}: {_short(node.value)} is not a valid {tag[2:]}"))
+            return None
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text):,} characters)"
 
 
 def _event_problem(path: str, event: yaml.Event, message: str) -> Problem:
@@ -204,12 +217,16 @@ def parse_yaml(text: str, path: str, *, expected: str = ROUTINE_ROOT) -> tuple[A
 def read_text(path: Path, shown: str) -> str:
     """Read a routine file as UTF-8 with the size limit; errors name the file."""
     try:
-        size = path.stat().st_size
-        if path.is_dir():
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
             raise UsageError(f"{shown}: is a folder, not a routine file")
-        if size > MAX_FILE_BYTES:
+        if not stat.S_ISREG(mode):  # a device or a fifo: endless, or blocking; st_size says 0
+            raise UsageError(f"{shown}: not a regular file")
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)  # st_size can lie (a growing file); the read cannot
+        if len(raw) > MAX_FILE_BYTES:
+            size = max(path.stat().st_size, len(raw))
             raise RoutineError([Problem(shown, 1, 1, f"file is {size:,} bytes; routines are limited to {MAX_FILE_BYTES:,}")])
-        raw = path.read_bytes()
     except FileNotFoundError:
         raise UsageError(f"{shown}: no such file") from None
     except OSError as exc:
