@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from relax.errors import RelaxError
+from relax.paths import expanded
 
 LOOP_SECONDS = 90.0
 BUILTIN_CHANNELS = 1
@@ -451,7 +452,7 @@ class _Source:
 
 
 def _load_file(spec: str, rate: int, cache_root: Path) -> Bed:
-    path = Path(spec).expanduser()
+    path = expanded(spec)
     shown = _shown(spec)
     key = _digest(f"file\0{FILE_FORMAT_VERSION}\0{rate}\0{_content_digest(path, shown)}")
     target = _cache_folder(cache_root) / f"file-{key[:32]}.npy"

@@ -16,7 +16,7 @@ import platformdirs
 
 from relax.duration import is_finite_number
 from relax.errors import RelaxError
-from relax.paths import APP
+from relax.paths import APP, expanded
 from relax.source import display_path
 
 ENV = "RELAX_CONFIG"
@@ -73,7 +73,7 @@ class Config:
 def config_path() -> Path:
     """The config file: RELAX_CONFIG when set, else `relax.toml` in the platform's config folder."""
     value = os.environ.get(ENV)
-    return Path(value).expanduser() if value else Path(platformdirs.user_config_dir(APP)) / FILE_NAME
+    return expanded(value) if value else Path(platformdirs.user_config_dir(APP)) / FILE_NAME
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -217,7 +217,7 @@ def _ambience(value: str, folder: Path) -> str:
     is_path = value.startswith("~") or "/" in value or "\\" in value or value.lower().endswith(AUDIO_SUFFIXES)
     if not is_path:
         return value
-    return str((folder / Path(value).expanduser()).resolve())
+    return str((folder / expanded(value)).resolve())
 
 
 def _suggest(key: str) -> str:

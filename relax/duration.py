@@ -6,6 +6,8 @@ import math
 import re
 from typing import TypeGuard
 
+from relax.errors import brief
+
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0}
 _PATTERN = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s)?$")
 _PLAIN = re.compile(r"^\d+(?:\.\d+)?$")
@@ -32,33 +34,25 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"must be {DURATION_HELP}, not {value!r}")
     if isinstance(value, (int, float)):
         if not is_finite_number(value):
-            raise ValueError(f"must be {DURATION_HELP}, not {_short(value)}")
+            raise ValueError(f"must be {DURATION_HELP}, not {brief(value)}")
         return float(value)
     if isinstance(value, str):
         text = value.strip().lower()
         if len(text) > LONGEST_TEXT:
-            raise ValueError(f"must be {DURATION_HELP}, not {_short(value)}")
+            raise ValueError(f"must be {DURATION_HELP}, not {brief(value)}")
         if _PLAIN.match(text):
             return _finite(float(text), value)
         match = _PATTERN.match(text)
         if text and match and any(match.groups()):
             hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
             return _finite(hours * _UNITS["h"] + minutes * _UNITS["m"] + seconds * _UNITS["s"], value)
-    raise ValueError(f"must be {DURATION_HELP}, not {_short(value)}")
+    raise ValueError(f"must be {DURATION_HELP}, not {brief(value)}")
 
 
 def _finite(seconds: float, written: object) -> float:
     if not math.isfinite(seconds):
-        raise ValueError(f"must be {DURATION_HELP}, not {_short(written)}")
+        raise ValueError(f"must be {DURATION_HELP}, not {brief(written)}")
     return seconds
-
-
-def _short(value: object, limit: int = 40) -> str:
-    """A value for a message: its repr, cut to `limit` characters (a 400-digit number says what it is)."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
-        return f"a number of {len(str(abs(value)))} digits"
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit - 5]}...{text[-2:]}"
 
 
 def is_duration_text(value: object) -> bool:

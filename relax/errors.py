@@ -13,6 +13,15 @@ def one_line(text: str) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
+def brief(value: object, limit: int = 40) -> str:
+    """A value for a message: its repr, one line, cut to about `limit` characters (a 400-digit number or a
+    megabyte of text says what it is instead of filling the screen)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        return f"a number of {len(str(abs(value)))} digits"
+    text = one_line(repr(value))
+    return text if len(text) <= limit else f"{text[:limit - 5]}...{text[-2:]} ({len(text):,} characters)"
+
+
 @dataclass(frozen=True, order=True)
 class Place:
     """Where something is written: a file and a 1-based line and column."""

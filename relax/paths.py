@@ -10,9 +10,18 @@ import platformdirs
 APP = "relax"
 
 
+def expanded(path: str) -> Path:
+    """`path` with a leading `~` or `~user` expanded; unchanged when that home is unknown (the file is then
+    simply not found, which callers report)."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        return Path(path)
+
+
 def _folder(variable: str, default: str) -> Path:
     value = os.environ.get(variable)
-    return Path(value).expanduser() if value else Path(default)
+    return expanded(value) if value else Path(default)
 
 
 def routines_dir() -> Path:

@@ -15,9 +15,10 @@ from pydantic import ValidationError
 
 from relax.bells import bell_seconds
 from relax.duration import is_duration_text, is_finite_number, parse_duration
-from relax.errors import Place, Problem, RoutineError, UsageError
+from relax.errors import Place, Problem, RoutineError, UsageError, brief
 from relax.lexicon import Lexicon, lexicon_of, load_user_lexicon
 from relax.library import SUFFIXES, resolve, search_path
+from relax.paths import expanded
 from relax.routine import (
     Ambience,
     Bell,
@@ -37,7 +38,7 @@ from relax.routine import (
     describe_error,
     load_routine,
 )
-from relax.source import Loc, SourceMap, display_path
+from relax.source import Loc, SourceMap, display_path, parse_value
 from relax.speech import resolve_engine
 from relax.template import TemplateError, lookup, render, whole_placeholder
 
@@ -211,17 +212,17 @@ def check_param(name: str, default: object, value: object) -> object:
     """`value` for a param with `default`, converted to the default's type; ValueError otherwise."""
     if isinstance(default, bool):
         if not isinstance(value, bool):
-            raise ValueError(f"'{name}' must be true or false, like its default, not {value!r}")
+            raise ValueError(f"'{name}' must be true or false, like its default, not {brief(value)}")
         return value
     if isinstance(default, (int, float)):
         if not is_finite_number(value):
-            raise ValueError(f"'{name}' must be a number, like its default {default!r}, not {value!r}")
+            raise ValueError(f"'{name}' must be a number, like its default {brief(default)}, not {brief(value)}")
         return value
     if isinstance(default, str) and is_duration_text(default):
         try:
             parse_duration(value)
         except ValueError:
-            raise ValueError(f"'{name}' must be a duration like its default {default!r}, not {value!r}") from None
+            raise ValueError(f"'{name}' must be a duration like its default {brief(default)}, not {brief(value)}") from None
         return value
     if isinstance(default, str):
         if isinstance(value, (list, dict)):
@@ -229,7 +230,7 @@ def check_param(name: str, default: object, value: object) -> object:
         return str(value)
     if isinstance(default, list):
         if not isinstance(value, list):
-            raise ValueError(f"'{name}' must be a list, like its default, not {value!r}")
+            raise ValueError(f"'{name}' must be a list, like its default, not {brief(value)}")
         return value
     return value
 
@@ -350,7 +351,13 @@ def _text(state: _Expansion, frame: _Frame, loc: Loc, text: str) -> str | None:
 
 def _resolve(state: _Expansion, frame: _Frame, loc: Loc, value: object) -> object | None:
     """A `{param}` field value replaced by the param's value (other values unchanged)."""
-    placeholder = whole_placeholder(value) if isinstance(value, str) else None
+    if not isinstance(value, str) or "{" not in value:
+        return value
+    try:  # `in:` and `with:` values are not brace-checked at load time
+        placeholder = whole_placeholder(value)
+    except TemplateError as exc:
+        _fail(state, frame, loc, f"{loc[-1]}: {exc}")
+        return None
     if placeholder is None:
         return value
     return _filled(state, frame, loc, lambda: lookup(placeholder, frame.scope))
@@ -479,7 +486,7 @@ def _ambience_sound(state: _Expansion, frame: _Frame, loc: Loc, sound: str) -> s
         _fail(state, frame, loc, f"ambience: unknown sound {sound!r} (built-in: {', '.join(names)}, or none; "
                                  "or a path to an audio file)")
         return None
-    target = frame.path.parent / Path(sound).expanduser()
+    target = frame.path.parent / expanded(sound)
     if not target.is_file():
         _fail(state, frame, loc, f"ambience: no audio file {sound!r} next to {frame.path.name}")
         return None
@@ -579,9 +586,12 @@ def _include_path(frame: _Frame, target: str) -> Path | None:
     names = [target] if target.endswith(SUFFIXES) else [target, *(f"{target}{suffix}" for suffix in SUFFIXES)]
     for folder in _include_folders(frame):
         for name in names:
-            candidate = folder / Path(name).expanduser()
-            if candidate.is_file():
-                return candidate.resolve()
+            candidate = folder / expanded(name)
+            try:
+                if candidate.is_file():
+                    return candidate.resolve()
+            except (OSError, RuntimeError):  # a name too long for the file system, a loop of links
+                continue
     return None
 
 
@@ -611,6 +621,9 @@ def _include(state: _Expansion, frame: _Frame, step: Include, loc: Loc) -> None:
     except RoutineError as exc:
         state.problems.extend(exc.problems)
         return
+    except UsageError as exc:  # unreadable: say so where the include is written
+        _fail(state, frame, where, f"include: {exc}")
+        return
     scope: dict[str, object] = dict(routine.params)
     for key in ("side", "other_side"):
         if key in frame.scope:
@@ -622,7 +635,9 @@ def _include(state: _Expansion, frame: _Frame, step: Include, loc: Loc) -> None:
             _fail(state, frame, at, f"with: {target.name} has no param '{name}' (params: {known})", at_key=True)
             continue
         if isinstance(value, str) and "{" in value:
-            resolved = _resolve(state, frame, at, value) if whole_placeholder(value) else _text(state, frame, at, value)
+            resolved = _resolve(state, frame, at, value)
+            if resolved == value:  # text around its placeholders: filled in here, as text
+                resolved = _text(state, frame, at, value)
             if resolved is None:
                 continue
             value = resolved  # type: ignore[assignment]
@@ -690,9 +705,10 @@ def parse_overrides(defaults: Mapping[str, object], pairs: Sequence[str]) -> dic
             values[name] = [item.strip() for item in raw.split(",") if item.strip()]
             continue
         try:
-            values[name] = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            raise UsageError(f"--set {name}: cannot read {raw!r} as a value") from None
+            values[name] = parse_value(raw, f"--set {name}")
+        except RoutineError as exc:
+            reason = exc.problems[0].message if exc.problems else "cannot be read"
+            raise UsageError(f"--set {name}: cannot read {brief(raw)} as a value ({reason})") from None
     return values
 
 
@@ -705,7 +721,7 @@ def plan_for(spec: str, *, sets: Sequence[str] = (), pace: float = 1.0, voice: M
     overrides = parse_overrides(routine.params, sets)
     written = routine.voice.model_dump(exclude_unset=True)
     if written.get("voice") and written["voice"].endswith(".onnx"):
-        written["voice"] = str(ref.path.parent / Path(written["voice"]).expanduser())  # relative to the routine
+        written["voice"] = str(ref.path.parent / expanded(written["voice"]))  # relative to the routine
     chosen = choose_voice(written, voice, defaults)
     return expand(routine, source, ref.path, name=ref.name, overrides=overrides, pace=pace, voice=chosen,
                   lexicon=load_user_lexicon())

@@ -9,6 +9,7 @@ from pathlib import Path
 from relax.ambience import Bed, load_bed
 from relax.config import Config
 from relax.mixer import DEFAULT_AMBIENCE_VOLUME, BedChoice, Gains, Mixer, SoundBank
+from relax.paths import expanded
 from relax.pcm import AudioFormat
 from relax.plan import AMBIENCE_OFF, Plan, is_audio_path
 from relax.schedule import Schedule
@@ -41,7 +42,7 @@ def _spec(value: str) -> str:
     """A bed name in lower case, or a file given on the command line made absolute."""
     if value.strip().lower() == AMBIENCE_OFF or not is_audio_path(value):
         return value.strip().lower()
-    return str(Path(value).expanduser().resolve())
+    return str(expanded(value).resolve())
 
 
 def session_sound(plan: Plan, config: Config | None = None, *, ambience: str | None = None,

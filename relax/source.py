@@ -214,6 +214,26 @@ def parse_yaml(text: str, path: str, *, expected: str = ROUTINE_ROOT) -> tuple[A
     return data, source
 
 
+def parse_value(text: str, label: str) -> Any:
+    """One YAML value given on the command line, under the same limits as a file (nesting, alias bombs,
+    tags); a problem is a RoutineError whose first message says what is wrong."""
+    source = SourceMap(label)
+    try:
+        _scan(text, label)
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        raise RoutineError([Problem(label, 1, 1, f"invalid YAML: {_yaml_problem(text, exc)}")]) from None
+    except yaml.YAMLError as exc:
+        raise RoutineError([Problem(label, 1, 1, f"invalid YAML: {exc}")]) from None
+    if node is None:
+        return None
+    builder = _Builder(source)
+    value = builder.build(node, ())
+    if builder.problems:
+        raise RoutineError(builder.problems)
+    return value
+
+
 def read_text(path: Path, shown: str) -> str:
     """Read a routine file as UTF-8 with the size limit; errors name the file."""
     try:

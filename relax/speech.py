@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from relax.errors import RelaxError
+from relax.paths import expanded
 from relax.pcm import SESSION_RATE
 
 if TYPE_CHECKING:  # worker processes import this module; they never need the routine models
@@ -126,7 +127,7 @@ def speech_settings(voice: Voice, language: str, pace: float) -> SpeechSettings:
                               f"pyttsx3-{_package_version('pyttsx3')}/espeak-ng-{library}")
     if not piper_installed():
         raise SpeechError(f"the piper engine is not installed: {PIPER_INSTALL}")
-    model = Path(voice.voice).expanduser() if voice.voice else bundled_piper_voice()
+    model = expanded(voice.voice) if voice.voice else bundled_piper_voice()
     if model is None:
         raise SpeechError(f"no Piper voice: {PIPER_INSTALL}, or give a .onnx voice file with --voice")
     if model.suffix != ".onnx" or not model.is_file():

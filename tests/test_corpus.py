@@ -439,7 +439,8 @@ def test_huge_repeat_of_nothing_does_not_hang() -> None:
                      id="duration"),
         pytest.param(["count"], "Error: --set count: expected NAME=VALUE", id="no-equals"),
         pytest.param(["=3"], "Error: --set =3: expected NAME=VALUE", id="no-name"),
-        pytest.param(["count=[1"], "Error: --set count: cannot read '[1' as a value", id="bad-yaml"),
+        pytest.param(["count=[1"], "Error: --set count: cannot read '[1' as a value (invalid YAML: did not find expected "
+                     "',' or ']')", id="bad-yaml"),
         pytest.param(["count=-3"], "Error: --set count: must be a whole number of at least 1, not -3 (it sets repeat at "
                      "_calm.yaml:11:13)", id="negative"),
         pytest.param(

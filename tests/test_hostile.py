@@ -37,7 +37,7 @@ def check(*args: str) -> tuple[int, list[str]]:
     (f"  - repeat: {HUGE}\n    steps:\n      - say: hi\n", f"r.yaml:2:13: repeat: must be a whole number, not {HUGE}"),
     (f"  - say: hi\n    pause: {HUGE}\n", f"r.yaml:3:12: pause: {NOT_A_DURATION} a number of 400 digits"),
     ("  - say: hi\n    pause: " + "9" * 400 + "s\n", "r.yaml:3:12: pause: must be a number of seconds or a duration "
-                                                     "like 90s, 1m30s, 2m, not '" + "9" * 34 + "...s'"),
+                                                     "like 90s, 1m30s, 2m, not '" + "9" * 34 + "...s' (403 characters)"),
     # Line breaks and control characters in user text are shown escaped, one line per problem.
     ("  - \"x\\u2028y\": 1\n", "r.yaml:2:5: step: needs one of the keys repeat, for, sides, section, include, "
                                "breathe, hold, say, bell, pause (found x\\u2028y)"),
@@ -58,13 +58,36 @@ def test_huge_numbers_on_the_command_line(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.chdir(tmp_path)
     (tmp_path / "r.yaml").write_text("params:\n  rounds: 2\n  hold: 5s\nsteps:\n  - repeat: '{rounds}'\n    steps:\n"
                                      "      - hold: '{hold}'\n")
-    for value, error in ((f"rounds={HUGE}", f"Error: --set rounds: 'rounds' must be a number, like its default 2, "
-                                            f"not {HUGE}"),
+    for value, error in ((f"rounds={HUGE}", "Error: --set rounds: 'rounds' must be a number, like its default 2, "
+                                            "not a number of 400 digits"),
                          (f"hold={HUGE}", "Error: --set hold: 'hold' must be a duration like its default '5s', not "
-                                          f"'{HUGE}'")):
+                                          "'" + "9" * 34 + "...9' (402 characters)")):
         result = CliRunner().invoke(cli, ["show", "r.yaml", "--estimate", "--set", value])
         assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
         assert result.stderr.strip() == error
+
+
+@pytest.mark.parametrize(("value", "error"), [
+    ("groups=" + "[" * 2000, "Error: --set groups: cannot read '" + "[" * 34 + "...[' (2,002 characters) "
+                             "as a value (invalid YAML: exceeded maximum nesting depth)"),
+    ("groups=[&a [a, a], &b [*a, *a], &c [*b, *b], &d [*c, *c], &e [*d, *d], &f [*e, *e], &g [*f, *f], &h [*g, *g], "
+     "&i [*h, *h], &j [*i, *i], &k [*j, *j], &l [*k, *k], &m [*l, *l], &n [*m, *m], &o [*n, *n], &p [*o, *o], "
+     "&q [*p, *p], &r [*q, *q]]",
+     re.compile(r"Error: --set groups: cannot read .{30,80} as a value \(document expands to more than 100,000 values "
+                r"\(an alias bomb\?\)\)")),
+    ("rounds=!!int abc", "Error: --set rounds: 'rounds' must be a number, like its default 2, not 'abc'"),
+    ("rounds=!!python/object:os.system x", "Error: --set rounds: cannot read '!!python/object:os.system x' as a value "
+                                           "(unsupported YAML tag 'tag:yaml.org,2002:python/object:os.system')"),
+])
+def test_hostile_set_values(value: str, error: str | re.Pattern[str], tmp_path: Path,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r.yaml").write_text("params:\n  rounds: 2\n  groups: [a]\nsteps:\n  - repeat: '{rounds}'\n    steps:\n"
+                                     "      - for: g\n        in: '{groups}'\n        steps:\n          - say: '{g}.'\n")
+    result = CliRunner().invoke(cli, ["show", "r.yaml", "--estimate", "--set", value])
+    assert result.exit_code == 1 and (result.exception is None or isinstance(result.exception, SystemExit))
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and (lines[0] == error if isinstance(error, str) else error.fullmatch(lines[0])), lines
 
 
 def test_special_files_are_refused_without_reading_them(tmp_path: Path) -> None:
