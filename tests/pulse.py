@@ -41,9 +41,12 @@ class PulseServer:
             raise RuntimeError("pulseaudio is not installed (make install installs it)")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            # No CPU limiter and no realtime: on a loaded 2-core machine either can kill the server.
+            # No CPU limiter and no realtime: on a loaded 2-core machine either can kill the server. No shared
+            # memory: with memfd blocks from many short-lived clients the server can abort on an assertion
+            # (memblock_replace_import, PulseAudio issue 824); copying over the socket is cheap at this rate.
             ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit", "--use-pid-file=no",
-             "--no-cpu-limit", "--realtime=no", "--high-priority=no", "--log-target=stderr", "--log-level=warning",
+             "--no-cpu-limit", "--realtime=no", "--high-priority=no", "--disable-shm=yes", "--log-target=stderr",
+             "--log-level=warning",
              f"--load=module-null-sink sink_name={SINK} rate={RATE} channels=1",
              f"--load=module-native-protocol-unix socket={self.socket} auth-anonymous=1"],
             env=self.env, stdout=subprocess.DEVNULL, stderr=open(self.folder / "pulseaudio.log", "wb"))

@@ -43,6 +43,9 @@ def check(*args: str) -> tuple[int, list[str]]:
                                "breathe, hold, say, bell, pause (found x\\u2028y)"),
     ("  - \"a\\nb\\rc\": 1\n", "r.yaml:2:5: step: needs one of the keys repeat, for, sides, section, include, "
                                "breathe, hold, say, bell, pause (found a\\nb\\rc)"),
+    # Placeholders that are not names, where they are only read during expansion.
+    ("  - for: i\n    in: '{0}'\n    steps:\n      - say: hi\n",
+     "r.yaml:3:9: in: '{0}' is not a valid placeholder (use {name} or {name.field})"),
     # Every second counts toward the 24-hour limit, silence too.
     ("  - breathe: 60-60\n    cycles: 800\n", "r.yaml:2:5: the session lasts more than 24 hours"),
 ])
@@ -113,3 +116,19 @@ def test_a_file_over_the_limit_is_read_only_to_the_limit(tmp_path: Path, monkeyp
     monkeypatch.chdir(tmp_path)
     (tmp_path / "big.yaml").write_text("steps:\n  - say: hi\n" + "#" * 1_000_000 + "\n")
     assert check("big.yaml") == (1, ["big.yaml:1:1: file is 1,000,020 bytes; routines are limited to 1,000,000"])
+
+
+def test_an_include_name_too_long_for_the_file_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r.yaml").write_text("steps:\n  - include: " + "a" * 300 + "\n")
+    code, lines = check("r.yaml")
+    assert code == 1 and len(lines) == 1 and lines[0].startswith("r.yaml:2:14: include: no routine file 'aaaa")
+
+
+def test_a_voice_in_an_unknown_home_folder_is_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r.yaml").write_text("voice:\n  engine: espeak\n  voice: ~nosuchuser/voice.onnx\nsteps:\n  - say: hi\n")
+    assert check("r.yaml") == (0, [])
+    result = CliRunner().invoke(cli, ["show", "r.yaml"])
+    assert (result.exit_code, result.stderr) == (1, "Error: espeak has no voice '~nosuchuser/voice.onnx' "
+                                                    "(see relax voices --engine espeak)\n")
