@@ -77,10 +77,10 @@ def load_user_lexicon(path: Path | None = None) -> Lexicon:
     if not target.is_file():
         return Lexicon()
     shown = display_path(target)
-    text = target.read_text(encoding="utf-8", errors="replace")
+    text = read_text(target, shown, empty_ok=True)
     if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
-        return Lexicon()
-    data, source = parse_yaml(read_text(target, shown), shown, expected="a lexicon must be a mapping of words to how to say them")
+        return Lexicon()  # blank, or comments alone: no words yet
+    data, source = parse_yaml(text, shown, expected="a lexicon must be a mapping of words to how to say them")
     try:
         entries = _Entries.model_validate(as_written(data, source)).root
     except ValidationError as exc:

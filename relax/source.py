@@ -234,8 +234,9 @@ def parse_value(text: str, label: str) -> Any:
     return value
 
 
-def read_text(path: Path, shown: str) -> str:
-    """Read a routine file as UTF-8 with the size limit; errors name the file."""
+def read_text(path: Path, shown: str, *, empty_ok: bool = False) -> str:
+    """Read a routine file (or, `empty_ok`, a file that may be blank) as UTF-8 with the size limit; errors
+    name the file."""
     try:
         mode = path.stat().st_mode
         if stat.S_ISDIR(mode):
@@ -261,6 +262,6 @@ def read_text(path: Path, shown: str) -> str:
         raise RoutineError([Problem(shown, line, column, f"not UTF-8 text (byte 0x{raw[exc.start]:02x})")]) from None
     if text.startswith("\ufeff"):
         text = text[1:]
-    if not text.strip():
+    if not text.strip() and not empty_ok:
         raise RoutineError([Problem(shown, 1, 1, "file is empty: a routine needs at least 'steps'")])
     return text
