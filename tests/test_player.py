@@ -288,17 +288,21 @@ def test_pause_silences_at_once_and_resume_goes_on_where_it_stopped(pulse: Pulse
         frame = max(scores, key=lambda f: scores[f])
         return frame, scores[frame]
 
-    # Before the pause the recording is the render; the first frame after it is the one that was cut.
+    # Before the pause the recording is the render; the first frame after it is the one that was cut. The
+    # half second matched ends at the cut, so a scheduling hiccup earlier in the recording cannot shift it.
     first = int(np.flatnonzero(np.abs(rendered) > 20)[0])
-    before, alike = best(cut - RATE, cut - RATE - (int(loud[0]) - first), 40)
+    before, alike = best(cut - RATE // 2, cut - RATE // 2 - (int(loud[0]) - first), RATE // 10)
     assert alike > 0.99
-    heard_at_cut = before + RATE
+    heard_at_cut = before + RATE // 2
     # After it the session goes on from there: the server kept what it held, and loses at most the one
-    # block (20 ms) it was playing when the device stopped; nothing is repeated.
+    # block (20 ms) it was playing when the device stopped. The null sink's monitor may also have recorded up
+    # to a block the sink had mixed ahead before the pause took it back (a sound card never plays that), so
+    # the recording can hear those milliseconds twice; a replay of the held queue (200 ms) would fail here.
     settled = int(0.3 * RATE)
     after, alike = best(back + settled, heard_at_cut + settled, RATE // 10)
     assert alike > 0.99
-    assert 0 <= after - (heard_at_cut + settled) <= 0.025 * RATE
+    resumed = after - (heard_at_cut + settled)
+    assert -0.02 * RATE <= resumed <= 0.025 * RATE, f"resumed {resumed} frames after the cut"
 
 
 def test_a_stopped_session_says_how_far_it_got(pulse: PulseServer, tmp_path: Path) -> None:
