@@ -30,6 +30,9 @@ from relax.routine import Engine, routine_json_schema
 from relax.speech import list_voices
 
 
+SHOWN_PROBLEMS = 100
+
+
 class RelaxGroup(click.Group):
     """Turns every RelaxError into its one-line messages and exit code 1."""
 
@@ -46,8 +49,10 @@ class RelaxGroup(click.Group):
 def _echo_error(exc: RelaxError) -> None:
     """A routine's problems as `PATH:LINE:COL: message` lines, anything else as `Error: ...`."""
     if isinstance(exc, RoutineError):
-        for problem in exc.problems:
+        for problem in exc.problems[:SHOWN_PROBLEMS]:
             click.echo(str(problem), err=True)
+        if len(exc.problems) > SHOWN_PROBLEMS:
+            click.echo(f"Error: {len(exc.problems) - SHOWN_PROBLEMS:,} more problems not shown; fix these first", err=True)
     else:
         click.echo(f"Error: {one_line(str(exc))}", err=True)
 

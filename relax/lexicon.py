@@ -13,7 +13,7 @@ from pydantic import RootModel, ValidationError
 
 from relax.errors import RoutineError
 from relax.paths import data_dir
-from relax.routine import Pronunciation, PronunciationValue, as_written, check_word, problems_of
+from relax.routine import MAX_WORDS, Pronunciation, PronunciationValue, as_written, check_word, problems_of, too_many
 from relax.source import display_path, parse_yaml, read_text
 
 LEXICON_FILE = "lexicon.yaml"
@@ -85,7 +85,7 @@ def load_user_lexicon(path: Path | None = None) -> Lexicon:
         entries = _Entries.model_validate(as_written(data, source)).root
     except ValidationError as exc:
         raise RoutineError(problems_of(exc, data, source, lexicon=True)) from None
-    problems = []
+    problems = too_many(source, (), "lexicon", len(entries), MAX_WORDS)
     for word in entries:
         try:
             check_word(word)

@@ -3,6 +3,7 @@ silences. Warnings, not errors: the routine still plays."""
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 
@@ -67,9 +68,12 @@ def _excerpt(text: str, start: int, end: int, width: int = 24) -> str:
 def text_advice(text: str, lexicon: Lexicon | None = None) -> Iterator[str]:
     """What in one spoken text a voice may say wrongly or a listener may not follow, as messages."""
     covered = (lexicon or Lexicon()).spans(text)
+    starts = [lo for lo, _ in covered]
 
     def free(match: re.Match[str]) -> bool:
-        return not any(lo <= match.start() and match.end() <= hi for lo, hi in covered)
+        # Spans are in order and apart: only the last one starting at or before the match can hold it.
+        index = bisect.bisect_right(starts, match.start()) - 1
+        return index < 0 or match.end() > covered[index][1]
 
     for match in filter(free, _DIGITS.finditer(text)):
         yield (f"'{match.group(0)}': digits are read in ways that vary (\"20s\" is \"twenty s\"); "
@@ -86,7 +90,8 @@ def text_advice(text: str, lexicon: Lexicon | None = None) -> Iterator[str]:
         break
     for match in filter(free, _HETERONYM.finditer(text)):
         before, after, advice = HETERONYMS[match.group(1).lower()]
-        if before.search(text[:match.start()]) or after.match(text, match.end()):
+        # The words just before are enough, and looking no further keeps a long text linear.
+        if before.search(text[max(0, match.start() - 40):match.start()]) or after.match(text, match.end()):
             continue
         yield (f"'{match.group(1)}' can be said two ways and the voice may choose the wrong one "
                f"(\"{_excerpt(text, *match.span())}\"); {advice}, or give its sound in pronounce:")
@@ -103,7 +108,8 @@ def text_advice(text: str, lexicon: Lexicon | None = None) -> Iterator[str]:
 def instructions(text: str) -> int:
     """Clauses that open with an instruction verb (after words like 'now' or 'slowly')."""
     count = 0
-    for clause in _CLAUSE.split(text):
+    # One space between words: a run of spaces would make the ' and then ' alternative try every start in it.
+    for clause in _CLAUSE.split(" ".join(text.split())):
         words = [w.strip(",").lower() for w in clause.split()]
         while words and words[0] in _LEAD_WORDS:
             words.pop(0)
@@ -118,10 +124,10 @@ def plan_advice(schedule: Schedule) -> list[Problem]:
     plan = schedule.plan
     found: set[Problem] = set(plan.warnings)
     fallback = Place(plan.name, 1, 1)
-    for said in plan.cues:
-        if said.kind is CueKind.speech and said.role is Role.say:
-            found.update((said.place or fallback).problem(f"warning: {message}")
-                         for message in text_advice(said.text, plan.lexicon))
+    # A step in a loop says the same words at the same place on every pass: read them once.
+    said = {(cue.text, cue.place or fallback) for cue in plan.cues if cue.kind is CueKind.speech and cue.role is Role.say}
+    for text, place in said:
+        found.update(place.problem(f"warning: {message}") for message in text_advice(text, plan.lexicon))
     quiet = 0
     start: Place | None = None
     ended: list[ScheduledCue | None] = [*schedule.cues(), None]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import ChainMap
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 
 from relax.bells import bell_seconds
 from relax.duration import is_duration_text, is_finite_number, parse_duration
-from relax.errors import Place, Problem, RoutineError, UsageError, brief
+from relax.errors import Place, Problem, RelaxError, RoutineError, UsageError, brief
 from relax.lexicon import Lexicon, lexicon_of, load_user_lexicon
 from relax.library import SUFFIXES, resolve, search_path
 from relax.paths import expanded
@@ -38,9 +39,9 @@ from relax.routine import (
     describe_error,
     load_routine,
 )
-from relax.source import Loc, SourceMap, display_path, parse_value
+from relax.source import MAX_TEXT, Loc, SourceMap, display_path, parse_value
 from relax.speech import resolve_engine
-from relax.template import TemplateError, lookup, render, whole_placeholder
+from relax.template import TemplateError, listed, lookup, render, whole_placeholder
 
 T = TypeVar("T")
 MAX_CUES = 10_000
@@ -48,6 +49,10 @@ MAX_STEPS = 200_000
 """Steps expanded, cues or not: `repeat` around an empty loop must still end."""
 MAX_SECONDS = 24 * 3600.0
 MAX_INCLUDE_DEPTH = 8
+MAX_EXPANDED_TEXT = 1_000_000
+"""Characters of text filled in over a whole expansion (words, section titles): 24 hours of speech."""
+MAX_PROBLEMS = 100
+"""Problems gathered before expansion stops: past this, more lines help no one and cost work."""
 MIN_PACE, MAX_PACE = 0.5, 2.0
 SECTION_SEPARATOR = " / "
 AMBIENCE_OFF = "none"
@@ -163,7 +168,8 @@ class _Frame:
 
     source: SourceMap
     path: Path
-    scope: dict[str, object]
+    scope: MutableMapping[str, object]
+    """Params and loop items: a ChainMap per loop level, so a big scope is never copied per item."""
     section: tuple[str, ...]
     includes: tuple[Path, ...]
     ambience: Ambience | None = None
@@ -175,6 +181,7 @@ class _Expansion:
     rate: int
     cues: list[Cue] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)
+    known_sections: set[str] = field(default_factory=set)
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
     """The session's length so far, estimated."""
@@ -191,6 +198,12 @@ class _Expansion:
     """Files whose params were checked for use."""
     safety: list[str] = field(default_factory=list)
     """Safety lines of the routine and every file it includes, each once, in order of first appearance."""
+    text: int = 0
+    """Characters of text filled in so far."""
+    loaded: dict[Path, tuple[Routine, SourceMap] | RelaxError] = field(default_factory=dict)
+    """Included files, read and validated once however often a loop includes them."""
+    found: dict[tuple[Path, str], Path | None] = field(default_factory=dict)
+    """Where each include name written in each file leads."""
 
     def add_safety(self, text: str) -> None:
         known = {_normal(line) for line in self.safety}
@@ -240,7 +253,7 @@ def apply_overrides(defaults: Mapping[str, object], overrides: Mapping[str, obje
     params = dict(defaults)
     for name, value in overrides.items():
         if name not in defaults:
-            known = ", ".join(sorted(defaults)) or "none"
+            known = listed(sorted(defaults))
             raise UsageError(f"--set {name}: this routine has no param '{name}' (params: {known})")
         if value in ("", []):
             raise UsageError(f"--set {name}: empty; give a value (the default is {_shown(defaults[name])})")
@@ -321,6 +334,13 @@ def estimate_speech_seconds(text: str, rate: float) -> float:
 
 def _fail(state: _Expansion, frame: _Frame, loc: Loc, message: str, *, at_key: bool = False) -> None:
     state.problems.append(frame.source.problem(loc, message, at_key=at_key))
+    _enough(state, frame, loc)
+
+
+def _enough(state: _Expansion, frame: _Frame, loc: Loc) -> None:
+    if len(state.problems) >= MAX_PROBLEMS - 1:  # the last line says why the list ends
+        state.problems.append(frame.source.problem(loc, f"stopped after {MAX_PROBLEMS} problems: fix these first"))
+        raise _Abort
 
 
 def _emit(state: _Expansion, frame: _Frame, loc: Loc, cue: Cue) -> None:
@@ -346,7 +366,12 @@ def _new_step(state: _Expansion) -> None:
 
 
 def _text(state: _Expansion, frame: _Frame, loc: Loc, text: str) -> str | None:
-    return _filled(state, frame, loc, lambda: render(text, frame.scope))
+    filled = _filled(state, frame, loc, lambda: render(text, frame.scope, MAX_TEXT))
+    state.text += len(filled or text)
+    if state.text > MAX_EXPANDED_TEXT:
+        _fail(state, frame, loc, f"the session's text comes to more than {MAX_EXPANDED_TEXT:,} characters")
+        raise _Abort
+    return filled
 
 
 def _resolve(state: _Expansion, frame: _Frame, loc: Loc, value: object) -> object | None:
@@ -449,7 +474,8 @@ def _step(state: _Expansion, frame: _Frame, step: Any, loc: Loc) -> None:
             # Nested sections keep their parents' names, so every part stays findable.
             path = (*frame.section, title)
             name = SECTION_SEPARATOR.join(path)
-            if name not in state.sections:
+            if name not in state.known_sections:
+                state.known_sections.add(name)
                 state.sections.append(name)
             ambience = frame.ambience
             if step.ambience is not None:
@@ -557,7 +583,7 @@ def _sides(state: _Expansion, frame: _Frame, step: Sides, loc: Loc) -> None:
     if first is None or second is None:
         return
     for side, other in ((first, second), (second, first)):
-        inner = replace(frame, scope={**frame.scope, "side": side, "other_side": other})
+        inner = replace(frame, scope=ChainMap({"side": side, "other_side": other}, frame.scope))
         _steps(state, inner, step.steps, loc + ("steps",))
 
 
@@ -569,7 +595,7 @@ def _for(state: _Expansion, frame: _Frame, step: For, loc: Loc) -> None:
         _fail(state, frame, loc + ("in",), f"in: must be a list, not {items!r}")
         return
     for item in items:
-        inner = replace(frame, scope={**frame.scope, step.for_: item})
+        inner = replace(frame, scope=ChainMap({step.for_: item}, frame.scope))
         _steps(state, inner, step.steps, loc + ("steps",))
 
 
@@ -601,7 +627,10 @@ def _within(path: Path, folder: Path) -> bool:
 
 def _include(state: _Expansion, frame: _Frame, step: Include, loc: Loc) -> None:
     where = loc + ("include",)
-    target = _include_path(frame, step.include)
+    written = (frame.path, step.include)
+    if written not in state.found:
+        state.found[written] = _include_path(frame, step.include)
+    target = state.found[written]
     if target is None:
         folders = ", ".join(str(folder) for folder in _include_folders(frame))
         _fail(state, frame, where, f"include: no routine file '{step.include}' (.yaml or .yml) in {folders}")
@@ -616,22 +645,31 @@ def _include(state: _Expansion, frame: _Frame, step: Include, loc: Loc) -> None:
     if len(frame.includes) > MAX_INCLUDE_DEPTH:
         _fail(state, frame, where, f"include: nested more than {MAX_INCLUDE_DEPTH} deep")
         return
-    try:
-        routine, source = load_routine(target, display_path(target))
-    except RoutineError as exc:
-        state.problems.extend(exc.problems)
+    first = target not in state.loaded
+    if first:
+        try:
+            state.loaded[target] = load_routine(target, display_path(target))
+        except RelaxError as exc:
+            state.loaded[target] = exc
+    loaded = state.loaded[target]
+    if isinstance(loaded, RelaxError):
+        if not first:  # reported the first time
+            return
+        if isinstance(loaded, RoutineError):
+            state.problems.extend(loaded.problems)
+            _enough(state, frame, where)
+        else:  # unreadable: say so where the include is written
+            _fail(state, frame, where, f"include: {loaded}")
         return
-    except UsageError as exc:  # unreadable: say so where the include is written
-        _fail(state, frame, where, f"include: {exc}")
-        return
-    scope: dict[str, object] = dict(routine.params)
+    routine, source = loaded
+    scope: dict[str, object] = dict(routine.params)  # per include: the file's own names, bounded by MAX_PARAMS
     for key in ("side", "other_side"):
         if key in frame.scope:
             scope[key] = frame.scope[key]
     for name, value in step.with_.items():
         at = loc + ("with", name)
         if name not in routine.params:
-            known = ", ".join(sorted(routine.params)) or "none"
+            known = listed(sorted(routine.params))
             _fail(state, frame, at, f"with: {target.name} has no param '{name}' (params: {known})", at_key=True)
             continue
         if isinstance(value, str) and "{" in value:
@@ -651,8 +689,9 @@ def _include(state: _Expansion, frame: _Frame, step: Include, loc: Loc) -> None:
                 state.warnings.append(frame.source.problem(where, (
                     f"warning: include: {target.name}'s list '{name}' is not given in with:, so its example "
                     f"default plays; give it with: {{{name}: ...}}")))
-    state.add_safety(routine.safety)
-    state.lexicon = state.lexicon.with_defaults(lexicon_of(routine.pronounce).entries)
+    if first:
+        state.add_safety(routine.safety)
+        state.lexicon = state.lexicon.with_defaults(lexicon_of(routine.pronounce).entries)
     inner = _Frame(source, target, scope, frame.section, (*frame.includes, target), frame.ambience)
     _unused_params(state, inner, routine)
     _steps(state, inner, list(routine.steps), ("steps",))
@@ -679,9 +718,11 @@ def _unused_params(state: _Expansion, frame: _Frame, routine: Routine) -> None:
     state.checked.add(frame.path)
     texts = [routine.title or "", *_strings(routine.model_dump(by_alias=True, include={"steps", "params"}))]
     named = {match.group(1) for text in texts for match in _NAMED.finditer(text)}
+    # Suggestions from a bounded list: a file of thousands of distinct placeholders must not cost minutes.
+    others = sorted(named - set(routine.params))[:1000]
     for name in routine.params:
         if name not in named:
-            close = difflib.get_close_matches(name, sorted(named - set(routine.params)), n=1, cutoff=0.6)
+            close = difflib.get_close_matches(name, others, n=1, cutoff=0.6)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             state.warnings.append(frame.source.problem(
                 ("params", name), f"warning: params: '{name}' is never used in this file{hint}", at_key=True))

@@ -21,11 +21,17 @@ from pydantic import (
 )
 
 from relax.duration import DURATION_HELP, is_finite_number, parse_duration
-from relax.errors import Problem, RoutineError
+from relax.errors import Problem, RoutineError, brief
 from relax.source import Loc, SourceMap, parse_yaml, read_text
 from relax.template import TemplateError, placeholders, whole_placeholder
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_NAME = 64
+"""Characters in a param or `for` name, and in a word or phrase to respell."""
+MAX_PARAMS = 100
+MAX_WORDS = 1_000
+"""Entries of a `pronounce:` mapping or a lexicon: each one is matched against every spoken text."""
+MAX_PATTERN = 40
 # Names the player fills in itself; a param may not shadow them.
 RESERVED_NAMES = frozenset({"side", "other_side"})
 
@@ -237,6 +243,8 @@ _WORD = re.compile(r"^[^{}\n]*\w[^{}\n]*$")
 
 def check_word(value: str) -> str:
     """A word or phrase a lexicon may respell: some letters, no braces or line breaks."""
+    if len(value) > MAX_NAME:
+        raise ValueError(f"{brief(value)} is longer than {MAX_NAME} characters, the limit for a word or phrase")
     if not _WORD.match(value) or value != value.strip():
         raise ValueError(f"{value!r} is not a word or phrase to respell (letters, without braces or line breaks)")
     return value
@@ -344,6 +352,8 @@ ParamValue = Annotated[
 
 
 def _check_name(value: str) -> str:
+    if len(value) > MAX_NAME:
+        raise ValueError(f"{brief(value)} is longer than {MAX_NAME} characters, the limit for a name")
     if not IDENTIFIER.match(value):
         raise ValueError(f"'{value}' is not a valid name (letters, digits and _, not starting with a digit)")
     if value in RESERVED_NAMES:
@@ -375,16 +385,19 @@ for _model in (Repeat, For, Sides, Section, Include, Routine):
 def breathing_phases(pattern: str) -> list[tuple[str, float]]:
     """`4-7-8` -> [(in, 4), (hold, 7), (out, 8)]; raises ValueError with a user-facing message."""
     text = pattern.strip().lower()
-    box = re.fullmatch(r"box\s+(\d+(?:\.\d+)?)", text)
-    parts = [box.group(1)] * 4 if box else re.split(r"\s*-\s*", text)
+    if len(text) > MAX_PATTERN:
+        raise ValueError(f"{brief(pattern)} is not a breathing pattern (like 4-7-8, 4-6 or box 4)")
+    words = text.split()
+    # Split on '-' and strip rather than a regex: linear however the spaces run.
+    parts = [words[1]] * 4 if len(words) == 2 and words[0] == "box" else [part.strip() for part in text.split("-")]
     if not all(re.fullmatch(r"\d+(?:\.\d+)?", part) for part in parts):
-        raise ValueError(f"'{pattern}' is not a breathing pattern (like 4-7-8, 4-6 or box 4)")
+        raise ValueError(f"{brief(pattern)} is not a breathing pattern (like 4-7-8, 4-6 or box 4)")
     seconds = [float(p) for p in parts]
     names = {2: ["in", "out"], 3: ["in", "hold", "out"], 4: ["in", "hold", "out", "rest"]}.get(len(seconds))
     if names is None:
-        raise ValueError(f"'{pattern}' needs 2 to 4 phases (in-out, in-hold-out, in-hold-out-hold)")
+        raise ValueError(f"{brief(pattern)} needs 2 to 4 phases (in-out, in-hold-out, in-hold-out-hold)")
     if not all(0 < s <= 60 for s in seconds):
-        raise ValueError(f"'{pattern}': each phase must be more than 0 and at most 60 seconds")
+        raise ValueError(f"{brief(pattern)}: each phase must be more than 0 and at most 60 seconds")
     return list(zip(names, seconds))
 
 
@@ -590,6 +603,8 @@ def validate_routine(data: Any, source: SourceMap) -> Routine:
     except ValidationError as exc:
         raise RoutineError(problems_of(exc, data, source)) from None
     problems = _check_templates(routine, source)
+    problems += too_many(source, ("params",), "params", len(routine.params), MAX_PARAMS)
+    problems += too_many(source, ("pronounce",), "pronounce", len(routine.pronounce), MAX_WORDS)
     for name in routine.params:
         try:
             _check_name(name)
@@ -603,6 +618,13 @@ def validate_routine(data: Any, source: SourceMap) -> Routine:
     if problems:
         raise RoutineError(problems)
     return routine
+
+
+def too_many(source: SourceMap, loc: Loc, key: str, count: int, limit: int) -> list[Problem]:
+    """A problem when a mapping has more than `limit` entries."""
+    if count <= limit:
+        return []
+    return [source.problem(loc, f"{key}: {count:,} entries; the limit is {limit:,}", at_key=True)]
 
 
 def load_routine(path: Path, shown: str | None = None) -> tuple[Routine, SourceMap]:

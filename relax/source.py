@@ -15,6 +15,9 @@ MAX_FILE_BYTES = 1_000_000
 # A small routine has a few hundred nodes; anything past this is an alias bomb.
 MAX_NODES = 100_000
 MAX_DEPTH = 64
+MAX_TEXT = 10_000
+"""Characters in one value or key: a quarter of an hour of speech; longer is a mistake or an attack on the
+work every later step does per character."""
 _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 _IMPLICIT = {f"tag:yaml.org,2002:{kind}" for kind in ("bool", "int", "float", "timestamp", "null")}
 
@@ -105,14 +108,21 @@ class _Builder:
         finally:
             self.trail.pop()
 
+    def _long(self, node: yaml.Node) -> None:
+        if isinstance(node, yaml.ScalarNode) and len(node.value) > MAX_TEXT:
+            raise RoutineError([self.fail(node, f"a value of {len(node.value):,} characters; one value is limited "
+                                                f"to {MAX_TEXT:,}")])
+
     def _build(self, node: yaml.Node, loc: Loc) -> Any:
         self.source.values.setdefault(loc, _mark(node))
+        self._long(node)
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
             self.problems.append(self.fail(node, f"unsupported YAML tag '{node.tag}'"))
             return None
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
+                self._long(key_node)
                 # Keys stay the text written: YAML 1.1 would read `on:` or `yes:` as true.
                 plain = isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:null"
                 key = key_node.value if plain else self.build_scalar(key_node)
@@ -164,7 +174,12 @@ def _scan(text: str, path: str) -> None:
     composer survives (100,000 nested lists crash it)."""
     depth = 0
     documents = 0
+    values = 0
     for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
+            values += 1  # before aliases: composing a document already past the limit is wasted work
+            if values > MAX_NODES:
+                raise RoutineError([_event_problem(path, event, f"document has more than {MAX_NODES:,} values")])
         if isinstance(event, yaml.DocumentStartEvent):
             documents += 1
             if documents == 2:

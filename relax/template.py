@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from relax.errors import brief
+
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
@@ -32,10 +34,10 @@ def placeholders(text: str) -> list[Placeholder]:
             continue
         inner = match.group(1)
         if inner is None:
-            raise TemplateError(f"unmatched '{token}' in {text!r} (write '{token}{token}' for a literal brace)")
+            raise TemplateError(f"unmatched '{token}' in {brief(text)} (write '{token}{token}' for a literal brace)")
         inner = inner.strip()
         if not _NAME.match(inner):
-            raise TemplateError(f"'{{{inner}}}' is not a valid placeholder (use {{name}} or {{name.field}})")
+            raise TemplateError(f"{brief('{' + inner + '}')} is not a valid placeholder (use {{name}} or {{name.field}})")
         name, _, field = inner.partition(".")
         found.append(Placeholder(name, field or None))
     return found
@@ -54,7 +56,7 @@ def whole_placeholder(text: str) -> Placeholder | None:
 def lookup(placeholder: Placeholder, scope: Mapping[str, object]) -> object:
     """The value a placeholder stands for in `scope`."""
     if placeholder.name not in scope:
-        known = ", ".join(sorted(scope)) or "none"
+        known = listed(sorted(scope))
         close = difflib.get_close_matches(placeholder.name, list(scope), n=1, cutoff=0.6)
         hint = f"; did you mean '{{{close[0]}}}'?" if close else ""
         raise TemplateError(f"unknown name '{{{placeholder.name}}}' (known here: {known}){hint}")
@@ -69,25 +71,49 @@ def lookup(placeholder: Placeholder, scope: Mapping[str, object]) -> object:
 MAX_NESTING = 4
 
 
-def render(text: str, scope: Mapping[str, object], depth: int = 0) -> str:
-    """`text` with every placeholder replaced by its value; a value's own placeholders are filled too."""
-    if depth > MAX_NESTING:
-        raise TemplateError(f"placeholders nest more than {MAX_NESTING} deep in {text!r} (a param that names itself?)")
-    placeholders(text)  # validates the braces first
+def listed(names: list[str], limit: int = 12) -> str:
+    """Names for a message: the first `limit` of them, then how many more, or 'none'."""
+    if not names:
+        return "none"
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit:,} more"
 
-    def replace(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token in ("{{", "}}"):
-            return token[0]
-        inner = (match.group(1) or "").strip()
-        name, _, field = inner.partition(".")
-        value = lookup(Placeholder(name, field or None), scope)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, (dict, list)):
-            raise TemplateError(f"'{{{inner}}}' is a {type(value).__name__}, not text")
-        if isinstance(value, str) and "{" in value:
-            return render(value, scope, depth + 1)
-        return str(value)
 
-    return _TOKEN.sub(replace, text)
+def render(text: str, scope: Mapping[str, object], limit: int = 10_000) -> str:
+    """`text` with every placeholder replaced by its value; a value's own placeholders are filled too. The
+    result is at most `limit` characters."""
+    # Params that name each other can multiply a text at every level (or read a long value again and again to
+    # fill in nothing): the work, every value read and every piece made, is budgeted too.
+    left = [limit * (MAX_NESTING + 2)]
+    too_long = TemplateError(f"the text is longer than {limit:,} characters once its placeholders are filled")
+
+    def fill(text: str, depth: int) -> str:
+        if depth > MAX_NESTING:
+            raise TemplateError(f"placeholders nest more than {MAX_NESTING} deep in {brief(text)} (a param that names "
+                                "itself?)")
+        placeholders(text)  # validates the braces first
+
+        def replace(match: re.Match[str]) -> str:
+            token = match.group(0)
+            if token in ("{{", "}}"):
+                return token[0]
+            inner = (match.group(1) or "").strip()
+            name, _, field = inner.partition(".")
+            value = lookup(Placeholder(name, field or None), scope)
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if isinstance(value, (dict, list)):
+                raise TemplateError(f"'{{{inner}}}' is a {type(value).__name__}, not text")
+            nested = isinstance(value, str) and "{" in value
+            piece = fill(str(value), depth + 1) if nested else str(value)
+            left[0] -= 1 + len(piece) + (len(str(value)) if nested else 0)
+            if left[0] < 0:
+                raise too_long
+            return piece
+
+        return _TOKEN.sub(replace, text)
+
+    result = fill(text, 0)
+    if len(result) > limit:
+        raise too_long
+    return result

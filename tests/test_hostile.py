@@ -3,6 +3,7 @@ a hang or a blow-up (the classes of issue 9 fixed so far)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -132,3 +133,103 @@ def test_a_voice_in_an_unknown_home_folder_is_not_a_traceback(tmp_path: Path, mo
     result = CliRunner().invoke(cli, ["show", "r.yaml"])
     assert (result.exit_code, result.stderr) == (1, "Error: espeak has no voice '~nosuchuser/voice.onnx' "
                                                     "(see relax voices --engine espeak)\n")
+
+
+def _nested_params(levels: int, width: int, leaf: str) -> str:
+    """Params that each name the one below `width` times: the text multiplies at every level."""
+    lines = [f"  p0: '{leaf}'"] + [f"  p{i}: '" + f"{{p{i - 1}}}" * width + "'" for i in range(1, levels)]
+    return "params:\n" + "\n".join(lines) + f"\nsteps:\n  - say: 'x {{p{levels - 1}}}'\n"
+
+
+def _params(count: int) -> str:
+    return "".join(f"  p{i}: {i}\n" for i in range(count))
+
+
+# Small files that asked for unbounded work or text: each limit ends them with a located line naming it.
+WORK = [
+    pytest.param(_nested_params(5, 500, "xxxxxxxxxx"),
+                 ["r.yaml:8:10: say: the text is longer than 10,000 characters once its placeholders are filled"],
+                 id="template-fan-out"),
+    pytest.param(_nested_params(5, 2000, ""),  # fills in nothing, but reads the long values again and again
+                 ["r.yaml:8:10: say: the text is longer than 10,000 characters once its placeholders are filled"],
+                 id="template-fan-out-of-nothing"),
+    pytest.param("params:\n  w: " + "a" * 9000 + "\nsteps:\n  - repeat: 9000\n    steps:\n      - say: '{w}'\n",
+                 ["r.yaml:6:14: the session's text comes to more than 1,000,000 characters"], id="a-long-word-repeated"),
+    pytest.param("steps:\n  - say: '" + "a " * 6000 + "'\n",
+                 ["r.yaml:2:10: a value of 12,000 characters; one value is limited to 10,000"], id="a-long-text"),
+    pytest.param("steps:\n  - breathe: '4" + " " * 39 + "-x'\n",
+                 ["r.yaml:2:14: breathe: '4                                 ...x' (44 characters) is not a breathing "
+                  "pattern (like 4-7-8, 4-6 or box 4)"], id="breathe-spaces"),
+    pytest.param("params:\n" + _params(101) + "steps:\n  - say: '{p0}'\n",
+                 ["r.yaml:1:1: params: 101 entries; the limit is 100"], id="too-many-params"),
+    pytest.param("params:\n  " + "a" * 65 + ": 1\nsteps:\n  - say: hi\n",
+                 ["r.yaml:2:3: params: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...a' (67 characters) is longer than 64 "
+                  "characters, the limit for a name"], id="a-long-name"),
+    pytest.param("pronounce:\n" + "".join(f"  w{i}: x\n" for i in range(1001)) + "steps:\n  - say: hi\n",
+                 ["r.yaml:1:1: pronounce: 1,001 entries; the limit is 1,000"], id="too-many-words"),
+    pytest.param("steps: [" + ", ".join(["{pause: 1}"] * 34_000) + "]\n",
+                 [re.compile(r"r\.yaml:1:\d+: document has more than 100,000 values")], id="too-many-values"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), WORK)
+def test_limits_on_work_and_text(text: str, expected: list[str | re.Pattern[str]], tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r.yaml").write_text(text)
+    code, lines = check("r.yaml")
+    assert code == 1 and len(lines) == len(expected), lines
+    for line, want in zip(lines, expected):
+        assert want.match(line) if isinstance(want, re.Pattern) else line == want, (line, want)
+
+
+def test_an_include_in_a_loop_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "_part.yaml").write_text("safety: Go gently.\nsteps:\n  - pause: 1\n")
+    (tmp_path / "r.yaml").write_text("steps:\n  - repeat: 3\n    steps:\n      - include: _part\n")
+    reads: list[Path] = []
+    real = Path.open
+
+    def counting(self: Path, *args: object, **kwargs: object) -> object:
+        if self.name == "_part.yaml":
+            reads.append(self)
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "open", counting)
+    result = CliRunner().invoke(cli, ["show", "r.yaml", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert len(reads) == 1
+    assert json.loads(result.stdout)["safety"] == "Go gently."
+    # A broken include is reported once, not once per pass.
+    (tmp_path / "_part.yaml").write_text("steps:\n  - pause: -1\n")
+    assert check("r.yaml") == (1, ["_part.yaml:2:12: pause: must be a positive duration (a number of seconds or a "
+                                   "duration like 90s, 1m30s, 2m)"])
+
+
+def test_errors_list_a_few_names_and_stop_after_a_hundred(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    says = "".join(f"  - say: 'x {{nope{i}}}'\n" for i in range(150))
+    (tmp_path / "r.yaml").write_text("params:\n" + _params(100) + "steps:\n" + says)
+    code, lines = check("r.yaml")
+    assert code == 1 and len(lines) == 100
+    assert lines[0] == ("r.yaml:103:10: say: unknown name '{nope0}' (known here: p0, p1, p10, p11, p12, p13, p14, p15, "
+                        "p16, p17, p18, p19 and 88 more)")
+    assert lines[-2:] == ["r.yaml:201:10: say: unknown name '{nope98}' (known here: p0, p1, p10, p11, p12, p13, p14, "
+                          "p15, p16, p17, p18, p19 and 88 more); did you mean '{p98}'?",
+                          "r.yaml:201:10: stopped after 100 problems: fix these first"]
+    # A file with more problems than that before expansion shows the first hundred and how many more.
+    (tmp_path / "r.yaml").write_text("steps:\n" + "".join(f"  - {{pause: 1, extra{i}: 1}}\n" for i in range(150)))
+    code, lines = check("r.yaml")
+    assert (code, len(lines), lines[-1]) == (1, 101, "Error: 50 more problems not shown; fix these first")
+
+
+def test_many_sections_and_a_big_scope_stay_linear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    items = "[" + ", ".join(str(i) for i in range(400)) + "]"
+    (tmp_path / "r.yaml").write_text(
+        "params:\n" + _params(99) + f"  n: {items}\nsteps:\n  - for: a\n    in: '{{n}}'\n    steps:\n"
+        "      - for: b\n        in: '{n}'\n        steps:\n          - section: 's{a} {b} {p0}'\n"
+        "            steps:\n              - for: c\n                in: []\n                steps: [{pause: 1}]\n"
+        "  - pause: 1\n")
+    code, lines = check("r.yaml")
+    assert (code, lines[-1:]) == (1, ["r.yaml:111:17: the session takes more than 200,000 steps to expand"])
