@@ -45,8 +45,9 @@ from relax.template import TemplateError, listed, lookup, render, whole_placehol
 
 T = TypeVar("T")
 MAX_CUES = 10_000
-MAX_STEPS = 200_000
-"""Steps expanded, cues or not: `repeat` around an empty loop must still end."""
+MAX_STEPS = 100_000
+"""Steps expanded, cues or not: `repeat` around an empty loop must still end, and soon (ten steps per cue
+allowed is far more than any routine needs)."""
 MAX_SECONDS = 24 * 3600.0
 MAX_INCLUDE_DEPTH = 8
 MAX_EXPANDED_TEXT = 1_000_000
@@ -173,6 +174,14 @@ class _Frame:
     section: tuple[str, ...]
     includes: tuple[Path, ...]
     ambience: Ambience | None = None
+
+    # Built directly, not with dataclasses.replace: a loop makes one per item, up to MAX_STEPS of them.
+    def naming(self, names: dict[str, object]) -> _Frame:
+        """This frame with `names` in scope over the ones it has."""
+        return _Frame(self.source, self.path, ChainMap(names, self.scope), self.section, self.includes, self.ambience)
+
+    def within(self, section: tuple[str, ...], ambience: Ambience | None) -> _Frame:
+        return _Frame(self.source, self.path, self.scope, section, self.includes, ambience)
 
 
 @dataclass
@@ -480,7 +489,7 @@ def _step(state: _Expansion, frame: _Frame, step: Any, loc: Loc) -> None:
             ambience = frame.ambience
             if step.ambience is not None:
                 ambience = _merged_ambience(state, frame, loc + ("ambience",), ambience, step.ambience)
-            _steps(state, replace(frame, section=path, ambience=ambience), step.steps, loc + ("steps",))
+            _steps(state, frame.within(path, ambience), step.steps, loc + ("steps",))
     elif isinstance(step, Include):
         _include(state, frame, step, loc)
 
@@ -583,7 +592,7 @@ def _sides(state: _Expansion, frame: _Frame, step: Sides, loc: Loc) -> None:
     if first is None or second is None:
         return
     for side, other in ((first, second), (second, first)):
-        inner = replace(frame, scope=ChainMap({"side": side, "other_side": other}, frame.scope))
+        inner = frame.naming({"side": side, "other_side": other})
         _steps(state, inner, step.steps, loc + ("steps",))
 
 
@@ -595,7 +604,7 @@ def _for(state: _Expansion, frame: _Frame, step: For, loc: Loc) -> None:
         _fail(state, frame, loc + ("in",), f"in: must be a list, not {items!r}")
         return
     for item in items:
-        inner = replace(frame, scope=ChainMap({step.for_: item}, frame.scope))
+        inner = frame.naming({step.for_: item})
         _steps(state, inner, step.steps, loc + ("steps",))
 
 

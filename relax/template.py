@@ -84,6 +84,8 @@ def render(text: str, scope: Mapping[str, object], limit: int = 10_000) -> str:
     result is at most `limit` characters."""
     # Params that name each other can multiply a text at every level (or read a long value again and again to
     # fill in nothing): the work, every value read and every piece made, is budgeted too.
+    if "{" not in text and "}" not in text:
+        return text
     left = [limit * (MAX_NESTING + 2)]
     too_long = TemplateError(f"the text is longer than {limit:,} characters once its placeholders are filled")
 

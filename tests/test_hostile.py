@@ -232,4 +232,4 @@ def test_many_sections_and_a_big_scope_stay_linear(tmp_path: Path, monkeypatch: 
         "            steps:\n              - for: c\n                in: []\n                steps: [{pause: 1}]\n"
         "  - pause: 1\n")
     code, lines = check("r.yaml")
-    assert (code, lines[-1:]) == (1, ["r.yaml:111:17: the session takes more than 200,000 steps to expand"])
+    assert (code, lines[-1:]) == (1, ["r.yaml:109:13: the session takes more than 100,000 steps to expand"])
