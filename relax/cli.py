@@ -11,7 +11,7 @@ import click
 
 from relax import __version__
 from relax.duration import format_duration
-from relax.errors import RelaxError, RoutineError, one_line
+from relax.errors import RelaxError, RoutineError, UsageError, brief, one_line
 from relax.cache import AudioCache, format_size, parse_size
 from relax.config import Config, load_config
 from relax.library import available, create_routine, reference
@@ -61,8 +61,24 @@ def _echo_json(value: object) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
+class Text(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
+    """Words from the command line: bytes that are not UTF-8 (which Python keeps as lone surrogates) would
+    fail later, in YAML or a hash, so they are refused here in one line."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        if any("\ud800" <= ch <= "\udfff" for ch in text):
+            label = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name if param else "TEXT"
+            raise UsageError(f"{label}: {brief(text)} is not UTF-8 text")
+        return text
+
+
+TEXT = Text()
+
 set_option = click.option(
-    "--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a routine param (repeatable)."
+    "--set", "sets", multiple=True, type=TEXT, metavar="NAME=VALUE", help="Override a routine param (repeatable)."
 )
 
 
@@ -70,7 +86,7 @@ def voice_options(command: Any) -> Any:
     """--engine, --voice, --rate, --volume, --cache-dir and --workers."""
     for option in reversed([
         click.option("--engine", type=click.Choice([e.value for e in Engine]), help="Speech engine (default: the routine's)."),
-        click.option("--voice", help="Voice name (see relax voices) or a Piper .onnx file."),
+        click.option("--voice", type=TEXT, help="Voice name (see relax voices) or a Piper .onnx file."),
         click.option("--rate", type=int, help="Speaking rate in words per minute (80-400)."),
         click.option("--volume", type=float, help="Voice volume, 0.0 to 1.0 (or voice_volume in relax.toml)."),
         click.option("--cache-dir", type=click.Path(path_type=Path), help="Audio cache folder (default: RELAX_CACHE_DIR)."),
@@ -161,7 +177,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 @cli.command("list")
-@click.option("--tag", "tags", multiple=True, help="Only routines with this tag (repeat for several).")
+@click.option("--tag", "tags", multiple=True, type=TEXT, help="Only routines with this tag (repeat for several).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_command(tags: tuple[str, ...], as_json: bool) -> None:
     """List built-in and user routines with title, duration and tags."""
@@ -204,7 +220,7 @@ def show(routine: str, sets: tuple[str, ...], pace: float, engine: str | None, v
 @sound_options
 @player_option
 @click.option("--no-audio", is_flag=True, help="Guide in text only, in real time.")
-@click.option("--start-at", metavar="SECTION", help="Begin at this section.")
+@click.option("--start-at", metavar="SECTION", type=TEXT, help="Begin at this section.")
 @click.pass_context
 def play(ctx: click.Context, routine: str, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None,
          rate: int | None, volume: float | None, cache_dir: Path | None, workers: int | None, ambience: str | None,
@@ -254,7 +270,7 @@ def render(routine: str, output: Path, force: bool, sets: tuple[str, ...], pace:
 
 
 @cli.command()
-@click.argument("text", required=False)
+@click.argument("text", required=False, type=TEXT)
 @click.option("--routine", metavar="ROUTINE", help="Speak with this routine's voice and pronounce: words.")
 @click.option("--step", type=click.IntRange(1), help="Speak this step of --routine (the numbers of relax show).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write a .wav file instead of playing.")

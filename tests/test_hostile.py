@@ -233,3 +233,13 @@ def test_many_sections_and_a_big_scope_stay_linear(tmp_path: Path, monkeypatch: 
         "  - pause: 1\n")
     code, lines = check("r.yaml")
     assert (code, lines[-1:]) == (1, ["r.yaml:109:13: the session takes more than 100,000 steps to expand"])
+
+
+def test_command_line_text_that_is_not_utf8(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Bytes that are not UTF-8 in argv reach Python as lone surrogates; they are refused where they come in.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r.yaml").write_text("params:\n  c: on\nsteps:\n  - say: '{c}'\n")
+    result = CliRunner().invoke(cli, ["show", "r.yaml", "--estimate", "--set", "c=\udcff"])
+    assert (result.exit_code, result.stderr) == (1, "Error: --set: 'c=\\udcff' is not UTF-8 text\n")
+    result = CliRunner().invoke(cli, ["say", "caf\udce9"])
+    assert (result.exit_code, result.stderr) == (1, "Error: TEXT: 'caf\\udce9' is not UTF-8 text\n")
