@@ -23,6 +23,7 @@ from relax.prepare import exact_schedule, prepare, settings_for
 from relax.player import PlayerKind
 from relax.render import check_target, render_plan
 from relax.report import list_rows, timeline_text
+from relax.transcript import TextOutputs
 from relax.schedule import build_schedule
 from relax.session import play_session, preview_ambience
 from relax.sound import session_sound
@@ -249,24 +250,65 @@ def play(ctx: click.Context, routine: str, sets: tuple[str, ...], pace: float, e
     ctx.exit(summary.exit_code)
 
 
+def text_options(command: Any) -> Any:
+    """--chapters-file and --chapters, shared by render and transcript."""
+    for option in reversed([
+        click.option("--chapters-file", type=click.Path(path_type=Path),
+                     help="Also write the chapters as `HH:MM:SS title` lines (the list video and podcast sites read)."),
+        click.option("--chapters", type=click.Choice(["top", "all"]), default="top", show_default=True,
+                     help="Chapters for top-level sections, or for nested sections too."),
+    ]):
+        command = option(command)
+    return command
+
+
 @cli.command()
 @click.argument("routine")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The .wav file to write.")
-@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@click.option("--force", is_flag=True, help="Replace the output files if they exist.")
+@click.option("--transcript", type=click.Path(path_type=Path), help="Also write the captions, timed to the audio: .vtt or .srt.")
+@text_options
 @set_option
 @pace_option
 @voice_options
 @sound_options
-def render(routine: str, output: Path, force: bool, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None,
-           rate: int | None, volume: float | None, cache_dir: Path | None, workers: int | None, ambience: str | None,
+def render(routine: str, output: Path, force: bool, transcript: Path | None, chapters_file: Path | None, chapters: str,
+           sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None, rate: int | None,
+           volume: float | None, cache_dir: Path | None, workers: int | None, ambience: str | None,
            ambience_volume: float | None, bell_volume: float | None) -> None:
     """Write a session of ROUTINE to a WAV file: the same audio as `relax play`, sample for sample."""
     config = load_config()
+    texts = TextOutputs(transcript, chapters_file, chapters == "all", force)
+    texts.check()
     plan = _plan(routine, sets, pace, engine, voice, rate, volume, config)
     sound = session_sound(plan, config, ambience=ambience, ambience_volume=ambience_volume, bell_volume=bell_volume)
     result = render_plan(plan, settings_for(plan), _cache(cache_dir), output, sound, workers=workers,
                          on_progress=_progress("Synthesizing"), overwrite=force)
     click.echo(f"Wrote {result.path} ({format_duration(result.seconds)}, {format_size(result.bytes)})")
+    for path in texts.write(exact_schedule(plan, settings_for(plan), _cache(cache_dir))):
+        click.echo(f"Wrote {path}")
+
+
+@cli.command()
+@click.argument("routine")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The .vtt or .srt file to write.")
+@click.option("--force", is_flag=True, help="Replace the output files if they exist.")
+@text_options
+@set_option
+@pace_option
+@voice_options
+def transcript(routine: str, output: Path, force: bool, chapters_file: Path | None, chapters: str, sets: tuple[str, ...],
+               pace: float, engine: str | None, voice: str | None, rate: int | None, volume: float | None,
+               cache_dir: Path | None, workers: int | None) -> None:
+    """Write the captions of a session of ROUTINE (WebVTT or SRT), timed to the millisecond as `relax render`
+    places the words, synthesizing what is not cached."""
+    texts = TextOutputs(output, chapters_file, chapters == "all", force)
+    texts.check()
+    plan = _plan(routine, sets, pace, engine, voice, rate, volume, load_config())
+    schedule = exact_schedule(plan, settings_for(plan), _cache(cache_dir), workers=workers,
+                              on_progress=_progress("Synthesizing"))
+    for path in texts.write(schedule):
+        click.echo(f"Wrote {path}")
 
 
 @cli.command()
