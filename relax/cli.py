@@ -22,7 +22,7 @@ from relax.plan import Plan, plan_for, said_plan
 from relax.prepare import exact_schedule, prepare, settings_for
 from relax.player import PlayerKind
 from relax.render import check_target, render_plan
-from relax.report import list_rows, timeline_text
+from relax.report import handout_markdown, list_rows, timeline_text
 from relax.transcript import TextOutputs
 from relax.schedule import build_schedule
 from relax.session import play_session, preview_ambience
@@ -199,9 +199,12 @@ def list_command(tags: tuple[str, ...], as_json: bool) -> None:
 @voice_options
 @click.option("--estimate", is_flag=True, help="Do not synthesize: estimate speech lengths from the rate.")
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@click.option("--markdown", is_flag=True, help="Print a script of the session to read or print, in Markdown.")
 def show(routine: str, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None, rate: int | None,
-         volume: float | None, cache_dir: Path | None, workers: int | None, estimate: bool, as_json: bool) -> None:
-    """Print the timeline of ROUTINE: every cue with its start and duration."""
+         volume: float | None, cache_dir: Path | None, workers: int | None, estimate: bool, as_json: bool,
+         markdown: bool) -> None:
+    """Print the timeline of ROUTINE: every cue with its start and duration (or --json, or --markdown: a
+    handout with the safety note, the sections and their times, and every step)."""
     plan = _plan(routine, sets, pace, engine, voice, rate, volume, load_config())
     if estimate:
         schedule = build_schedule(plan, SESSION_RATE)
@@ -209,6 +212,8 @@ def show(routine: str, sets: tuple[str, ...], pace: float, engine: str | None, v
         schedule = exact_schedule(plan, settings_for(plan), _cache(cache_dir), workers=workers, on_progress=_progress("Synthesizing"))
     if as_json:
         _echo_json(schedule.to_json())
+    elif markdown:
+        click.echo(handout_markdown(schedule), nl=False)
     else:
         click.echo(timeline_text(schedule))
 

@@ -9,8 +9,8 @@ from relax.duration import format_duration
 from relax.errors import RelaxError
 from relax.library import RoutineRef
 from relax.pcm import SESSION_RATE
-from relax.plan import CueKind, plan_for
-from relax.schedule import Schedule, build_schedule
+from relax.plan import CueKind, Role, plan_for
+from relax.schedule import ScheduledCue, Schedule, build_schedule
 
 
 def _clock(seconds: float) -> str:
@@ -47,6 +47,73 @@ def timeline_text(schedule: Schedule) -> str:
     note = " (estimated from the speaking rate)" if schedule.estimated else ""
     lines += ["", f"Total {format_duration(schedule.duration)} in {len(cues)} cues{note}"]
     return "\n".join(lines)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value < 90 else format_duration(value)
+
+
+def _step_line(placed: list[ScheduledCue], rate: int) -> str:
+    """One step of the session as a Markdown line: its words, or what the listener does in silence."""
+    first = placed[0].cue
+    said = [p.cue.text for p in placed if p.cue.role is Role.say]
+    if said:
+        words = _markdown(" ".join(" ".join(text.split()) for text in said))
+        rest = sum(p.frames for p in placed if p.cue.kind is CueKind.silence) / rate
+        return words + (f" *({_seconds(rest)} quiet)*" if rest >= 10 else "")
+    length = sum(p.frames for p in placed) / rate
+    if first.role.is_breath:
+        cycles = first.breath[1]
+        # A phase is its spoken word and the silence after it: their frames together are its length.
+        phases: dict[Role, int] = {}
+        for p in placed:
+            if p.cue.breath == (1, cycles):
+                phases[p.cue.role] = phases.get(p.cue.role, 0) + p.frames
+        names = {Role.breathe_in: "in", Role.breathe_hold: "hold", Role.breathe_out: "out", Role.breathe_rest: "hold"}
+        pattern = ", ".join(f"{names[role]} {round(frames / rate, 1):g} s" for role, frames in phases.items())
+        return f"*Breathe: {pattern}; {cycles} breath{'s' if cycles != 1 else ''} ({_seconds(length)}).*"
+    if first.role in (Role.hold, Role.countdown):
+        return f"*Hold for {_seconds(length)}.*"
+    if first.kind is CueKind.bell:
+        return f"*A {first.bell} bell.*"
+    return f"*Rest for {_seconds(length)}.*"
+
+
+def _markdown(text: str) -> str:
+    # Words a routine writes are shown, never read as markup.
+    return "".join(f"\\{ch}" if ch in "\\`*_[]<>#|" else ch for ch in text)
+
+
+def handout_markdown(schedule: Schedule) -> str:
+    """The session as a script to read or print: title, safety, sections with their start times, every step."""
+    plan = schedule.plan
+    rate = schedule.rate
+    lines = [f"# {_markdown(plan.title)}", ""]
+    if plan.description:
+        lines += [_markdown(plan.description), ""]
+    if plan.author:
+        lines += [f"By {_markdown(plan.author)}", ""]
+    lines += [f"Length: {format_duration(schedule.duration)}", ""]
+    if plan.safety:
+        lines += ["**Safety**", "", *(f"- {_markdown(line)}" for line in plan.safety.splitlines()), ""]
+    steps: list[list[ScheduledCue]] = []
+    for placed in schedule.cues():
+        if steps and steps[-1][0].cue.step == placed.cue.step:
+            steps[-1].append(placed)
+        else:
+            steps.append([placed])
+    shown: tuple[str, ...] = ()
+    for step in steps:
+        section = step[0].cue.section
+        if section != shown:
+            common = next((i for i, (a, b) in enumerate(zip(section, shown)) if a != b), min(len(section), len(shown)))
+            for depth in range(common, len(section)):
+                lines += [""] if lines[-1] else []
+                lines += [f"{'#' * min(depth + 2, 6)} {_markdown(section[depth])} "
+                          f"({format_duration(step[0].start / rate)})", ""]
+            shown = section
+        lines.append(f"- {_step_line(step, rate)}")
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import wave
@@ -138,3 +139,47 @@ def test_mistakes_are_one_line_and_leave_no_file(folder: Path) -> None:
         code, _, err = run("transcript", "evening.yaml", "--engine", "espeak", "-o", "locked/s.vtt")
         assert (code, err) == (1, "Error: locked/s.vtt: cannot write (Permission denied)\n")
         assert list(locked.iterdir()) == []
+
+
+HANDOUT = """\
+title: Wind *down*
+description: For the evening.
+author: Dr Jo
+safety: |
+  Go gently.
+  Stop if it hurts.
+steps:
+  - section: Arrive
+    steps:
+      - say: Lie on your back_ & rest.
+        pause: 12
+      - bell: chime
+  - section: Breathe
+    steps:
+      - breathe: 4-2-6
+        cycles: 3
+      - hold: 95
+"""
+
+
+def test_show_markdown_is_a_handout_of_the_session(folder: Path) -> None:
+    (folder / "wind.yaml").write_text(HANDOUT)
+    code, out, err = run("show", "wind.yaml", "--markdown", "--engine", "espeak")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[:13] == ["# Wind \\*down\\*", "", "For the evening.", "", "By Dr Jo", "", lines[6], "", "**Safety**", "",
+                          "- Go gently.", "- Stop if it hurts.", ""]
+    code, timeline, _ = run("show", "wind.yaml", "--json", "--engine", "espeak")
+    length = lines[6].removeprefix("Length: ")
+    breathe = next(line for line in lines if line.startswith("## Breathe"))
+    assert lines[13:] == [
+        "## Arrive (0:00)", "",
+        "- Lie on your back\\_ & rest. *(12 s quiet)*",
+        "- *A chime bell.*", "",
+        breathe, "",
+        "- *Breathe: in 4 s, hold 2 s, out 6 s; 3 breaths (36 s).*",
+        "- *Hold for 1:35.*"]
+    data = json.loads(timeline)
+    start = next(c["start"] for c in data["cues"] if c["section"] == "Breathe")
+    assert breathe == f"## Breathe (0:{round(start):02d})"
+    assert length == f"{int(data['duration'] // 60)}:{round(data['duration'] % 60):02d}"
