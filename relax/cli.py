@@ -21,7 +21,8 @@ from relax.pcm import SESSION_RATE
 from relax.plan import Plan, plan_for, said_plan
 from relax.prepare import exact_schedule, prepare, settings_for
 from relax.player import PlayerKind
-from relax.render import check_target, render_plan
+from relax.encode import FORMATS
+from relax.render import AudioOutput, check_target, render_plan
 from relax.report import handout_markdown, list_rows, timeline_text
 from relax.transcript import TextOutputs
 from relax.schedule import build_schedule
@@ -269,7 +270,12 @@ def text_options(command: Any) -> Any:
 
 @cli.command()
 @click.argument("routine")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The .wav file to write.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="The audio file to write: .wav, .flac, .mp3, .ogg, .opus or .m4a.")
+@click.option("--format", "kind", type=click.Choice(list(FORMATS)), help="The format, when the file name has no suffix.")
+@click.option("--quality", metavar="RATE|LEVEL",
+              help="Bit rate like 96k (mp3, opus, m4a; ogg too, else a level 0-10), or flac's level 0-12. "
+                   "Speech defaults: mp3 64k, ogg 3, opus 32k, m4a 64k, flac 5.")
 @click.option("--force", is_flag=True, help="Replace the output files if they exist.")
 @click.option("--transcript", type=click.Path(path_type=Path), help="Also write the captions, timed to the audio: .vtt or .srt.")
 @text_options
@@ -277,18 +283,22 @@ def text_options(command: Any) -> Any:
 @pace_option
 @voice_options
 @sound_options
-def render(routine: str, output: Path, force: bool, transcript: Path | None, chapters_file: Path | None, chapters: str,
+def render(routine: str, output: Path, kind: str | None, quality: str | None, force: bool, transcript: Path | None,
+           chapters_file: Path | None, chapters: str,
            sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None, rate: int | None,
            volume: float | None, cache_dir: Path | None, workers: int | None, ambience: str | None,
            ambience_volume: float | None, bell_volume: float | None) -> None:
-    """Write a session of ROUTINE to a WAV file: the same audio as `relax play`, sample for sample."""
+    """Write a session of ROUTINE to an audio file: the same audio as `relax play` (sample for sample in WAV),
+    with tags and a chapter per section in the compressed formats."""
     config = load_config()
+    audio = AudioOutput(output, kind, quality, chapters == "all", force)
     texts = TextOutputs(transcript, chapters_file, chapters == "all", force)
+    check_target(output, force, kind)
     texts.check()
     plan = _plan(routine, sets, pace, engine, voice, rate, volume, config)
     sound = session_sound(plan, config, ambience=ambience, ambience_volume=ambience_volume, bell_volume=bell_volume)
-    result = render_plan(plan, settings_for(plan), _cache(cache_dir), output, sound, workers=workers,
-                         on_progress=_progress("Synthesizing"), overwrite=force)
+    result = render_plan(plan, settings_for(plan), _cache(cache_dir), audio, sound, workers=workers,
+                         on_progress=_progress("Synthesizing"), on_encoding=_progress("Writing"))
     click.echo(f"Wrote {result.path} ({format_duration(result.seconds)}, {format_size(result.bytes)})")
     for path in texts.write(exact_schedule(plan, settings_for(plan), _cache(cache_dir))):
         click.echo(f"Wrote {path}")
@@ -320,7 +330,7 @@ def transcript(routine: str, output: Path, force: bool, chapters_file: Path | No
 @click.argument("text", required=False, type=TEXT)
 @click.option("--routine", metavar="ROUTINE", help="Speak with this routine's voice and pronounce: words.")
 @click.option("--step", type=click.IntRange(1), help="Speak this step of --routine (the numbers of relax show).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write a .wav file instead of playing.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write an audio file (.wav, .mp3, ...) instead of playing.")
 @click.option("--force", is_flag=True, help="Replace the --output file if it exists.")
 @set_option
 @voice_options

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from relax.cache import AudioCache, Clip
-from relax.plan import CueKind, Plan
+from relax.cache import AudioCache, Clip, format_size
+from relax.plan import CueKind, Plan, estimate_speech_seconds
 from relax.schedule import Schedule, build_schedule
 from relax.speech import SpeechError, SpeechSettings, speech_settings
 from relax.synthesis import Job, SynthesisPool
@@ -38,6 +39,18 @@ def speech_jobs(plan: Plan, settings: SpeechSettings) -> list[Job]:
         if cue.kind is CueKind.speech and cue.spoken not in seen:
             seen[cue.spoken] = Job(cue.spoken, settings)
     return list(seen.values())
+
+
+def _check_room(cache: AudioCache, missing: Sequence[Job]) -> None:
+    """Refuse to start when the cache's disk cannot hold the clips: espeak stops, never to return, when a write
+    fails, so a full disk would look like a hang."""
+    seconds = sum(estimate_speech_seconds(job.text, 150) for job in missing)
+    needed = int(seconds * missing[0].settings.sample_rate * 2 * 1.5) + 1_000_000
+    cache.root.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(cache.root).free
+    if free < needed:
+        raise SpeechError(f"the audio cache at {cache.root} needs about {format_size(needed)} for {len(missing)} "
+                          f"clips, and its disk has {format_size(free)} free")
 
 
 def default_workers() -> int:
@@ -70,6 +83,7 @@ def prepare(
     if on_progress:
         on_progress(done, len(jobs))
     if missing:
+        _check_room(cache, missing)
         pool = SynthesisPool(cache, missing[0].settings.engine, min(workers or default_workers(), len(missing)), threads)
 
         def finished(_: Job) -> None:

@@ -10,11 +10,13 @@ from pathlib import Path
 from relax import publish
 from relax.cache import AudioCache
 from relax.clips import ClipStore
+from relax.encode import encode, ffmpeg, format_of
 from relax.mixer import Mixer, SoundBank, to_int16
 from relax.plan import Plan
 from relax.prepare import prepare
 from relax.publish import OutputError, published
 from relax.schedule import Schedule
+from relax.transcript import chapters
 from relax.sound import SessionSound
 from relax.speech import SpeechSettings
 from relax.stream import Placer
@@ -35,11 +37,14 @@ class RenderResult:
     bytes: int
 
 
-def check_target(target: Path, overwrite: bool) -> None:
-    """Refuse a target that is not a .wav name, is a folder, or exists (unless `overwrite`)."""
-    if target.suffix.lower() != ".wav":
-        raise RenderError(f"{target}: only .wav files can be rendered (name the file something.wav)")
+def check_target(target: Path, overwrite: bool, kind: str | None = None) -> str:
+    """The format to write `target` in (`kind`, else its suffix); refuse an unknown one, a folder, or a file that
+    exists (unless `overwrite`)."""
+    kind = format_of(target, kind)
+    if kind != "wav":
+        ffmpeg()
     publish.check_target(target, overwrite)
+    return kind
 
 
 def render_wav(mixer: Mixer, target: Path, on_progress: Callable[[int, int], None] | None = None, *,
@@ -64,6 +69,31 @@ def render_wav(mixer: Mixer, target: Path, on_progress: Callable[[int, int], Non
     return RenderResult(target, total / fmt.rate, target.stat().st_size)
 
 
+@dataclass(frozen=True)
+class AudioOutput:
+    """An audio file to write: where, in which format and quality, with which chapters."""
+
+    target: Path
+    kind: str | None = None
+    """The format; None: from the suffix."""
+    quality: str | None = None
+    nested: bool = False
+    overwrite: bool = False
+
+
+def render_audio(mixer: Mixer, output: AudioOutput, on_progress: Callable[[int, int], None] | None = None) -> RenderResult:
+    """Write the session in the format asked for: WAV directly, the others streamed through ffmpeg with tags and
+    chapters."""
+    kind = check_target(output.target, output.overwrite, output.kind)
+    if kind == "wav":
+        return render_wav(mixer, output.target, on_progress, overwrite=output.overwrite)
+    with published(output.target, output.overwrite) as partial:
+        encode(mixer, output.target, partial, kind, output.quality, chapters(mixer.schedule, output.nested),
+               on_progress)
+    return RenderResult(output.target, (mixer.schedule.total_frames() or 0) / mixer.format.rate,
+                        output.target.stat().st_size)
+
+
 def session_mixer(plan: Plan, settings: SpeechSettings, cache: AudioCache, sound: SessionSound) -> Mixer:
     """A mixer over the whole session, every clip cached (synthesize them first) and every bed loaded."""
     beds = sound.load_beds(cache.root)
@@ -73,11 +103,13 @@ def session_mixer(plan: Plan, settings: SpeechSettings, cache: AudioCache, sound
     return sound.mixer(schedule, bank, beds)
 
 
-def render_plan(plan: Plan, settings: SpeechSettings, cache: AudioCache, target: Path, sound: SessionSound, *,
-                workers: int | None = None, on_progress: Callable[[int, int], None] | None = None,
-                overwrite: bool = False) -> RenderResult:
-    """Synthesize what is missing, then write the session of `plan` to `target` (an existing file only when
-    `overwrite`, checked before any synthesis)."""
-    check_target(target, overwrite)
+def render_plan(plan: Plan, settings: SpeechSettings, cache: AudioCache, output: AudioOutput | Path,
+                sound: SessionSound, *, workers: int | None = None, on_progress: Callable[[int, int], None] | None = None,
+                on_encoding: Callable[[int, int], None] | None = None, overwrite: bool = False) -> RenderResult:
+    """Synthesize what is missing (`on_progress`), then write the session of `plan` (`on_encoding`); an existing
+    file is replaced only when `overwrite`, checked before any synthesis."""
+    if isinstance(output, Path):
+        output = AudioOutput(output, overwrite=overwrite)
+    check_target(output.target, output.overwrite, output.kind)
     prepare([(plan, settings)], cache, workers=workers, on_progress=on_progress)
-    return render_wav(session_mixer(plan, settings, cache, sound), target, overwrite=overwrite)
+    return render_audio(session_mixer(plan, settings, cache, sound), output, on_encoding)
