@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from relax.errors import RelaxError
-from relax.paths import expanded
+from relax.paths import expanded, is_file
 
 LOOP_SECONDS = 90.0
 BUILTIN_CHANNELS = 1
@@ -376,7 +376,7 @@ def load_bed(spec: str, rate: int, cache_root: Path) -> Bed:
 
 
 def _is_path(spec: str) -> bool:
-    return "/" in spec or os.sep in spec or Path(spec).suffix != "" or Path(spec).is_file()
+    return "/" in spec or os.sep in spec or Path(spec).suffix != "" or is_file(Path(spec))
 
 
 def _shown(text: str) -> str:

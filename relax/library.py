@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from relax.errors import UsageError, one_line
-from relax.paths import routines_dir
+from relax.paths import exists, is_file, routines_dir
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -52,7 +52,7 @@ def _ref(path: Path) -> RoutineRef:
 def looks_like_path(spec: str) -> bool:
     """True when `spec` names a file rather than a routine name."""
     try:
-        return "/" in spec or "\\" in spec or spec.endswith(SUFFIXES) or Path(spec).exists()
+        return "/" in spec or "\\" in spec or spec.endswith(SUFFIXES) or exists(Path(spec))
     except OSError:  # a name too long for the file system is no routine name either
         return True
 
@@ -62,7 +62,7 @@ def find_by_name(name: str) -> Path | None:
     for folder in search_path():
         for suffix in SUFFIXES:
             candidate = folder / f"{name}{suffix}"
-            if candidate.is_file():
+            if is_file(candidate):
                 return candidate
     return None
 

@@ -19,6 +19,23 @@ def expanded(path: str) -> Path:
         return Path(path)
 
 
+def is_file(path: Path) -> bool:
+    """Whether a path names a file, False for a name the system refuses (too long, a loop of links): pathlib
+    raises OSError for those, and a user's name may be anything."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # ValueError: a NUL byte
+        return False
+
+
+def exists(path: Path) -> bool:
+    """Whether anything is at `path`, False for a name the system refuses."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def _folder(variable: str, default: str) -> Path:
     value = os.environ.get(variable)
     return expanded(value) if value else Path(default)

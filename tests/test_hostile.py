@@ -243,3 +243,14 @@ def test_command_line_text_that_is_not_utf8(tmp_path: Path, monkeypatch: pytest.
     assert (result.exit_code, result.stderr) == (1, "Error: --set: 'c=\\udcff' is not UTF-8 text\n")
     result = CliRunner().invoke(cli, ["say", "caf\udce9"])
     assert (result.exit_code, result.stderr) == (1, "Error: TEXT: 'caf\\udce9' is not UTF-8 text\n")
+
+
+def test_names_too_long_for_the_file_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # pathlib raises OSError (ENAMETOOLONG) from is_file() and exists(); a user's name may be anything.
+    monkeypatch.chdir(tmp_path)
+    long = "9" * 300 + "s"
+    (tmp_path / "r.yaml").write_text(f"steps:\n  - section: S\n    ambience: '{long}'\n    steps:\n      - say: hi\n")
+    code, lines = check("r.yaml")
+    assert code == 1 and len(lines) == 1 and lines[0].startswith("r.yaml:3:15: ambience: unknown sound '999")
+    code, lines = check(long)
+    assert code == 1 and len(lines) == 1 and lines[0].startswith("Error: no routine named '999")
