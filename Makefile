@@ -1,5 +1,6 @@
 # make install: system packages (when missing), .venv, relax installed editable with test extras.
 # make run: a guided session of ROUTINE.  make test: the whole suite, type check and lint.
+# make fuzz: the routine fuzzer for FUZZ_SECONDS on FUZZ_WORKERS processes; new failures go to tests/corpus/fuzz.
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -12,8 +13,10 @@ COMMA := ,
 EXTRAS := test$(if $(filter 1,$(NEURAL)),$(COMMA)neural)
 SYSTEM_PACKAGES := espeak-ng libespeak-ng1 pulseaudio pulseaudio-utils libasound2-plugins libasound2-dev gcc ffmpeg
 export RELAX_CACHE_DIR ?= $(CURDIR)/audio_cache
+FUZZ_SECONDS ?= 600
+FUZZ_WORKERS ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
 
-.PHONY: install run test system lint typecheck bench clean
+.PHONY: install run test system lint typecheck bench fuzz clean
 
 install: system $(STAMP)
 
@@ -51,6 +54,10 @@ test: install
 
 bench: install $(BENCH_STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# The fuzz script makes its own private HOME and relax folders; RELAX_CACHE_DIR above does not reach it.
+fuzz: install
+	$(BIN)/python tests/fuzz.py --seconds $(FUZZ_SECONDS) --workers $(FUZZ_WORKERS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
