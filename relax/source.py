@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from relax.errors import Place, Problem, RoutineError, UsageError
+from relax.errors import Place, Problem, RoutineError, UsageError, brief
 
 MAX_FILE_BYTES = 1_000_000
 # A small routine has a few hundred nodes; anything past this is an alias bomb.
@@ -156,12 +156,8 @@ class _Builder:
             if not node.style and node.tag in _IMPLICIT:  # untagged: YAML guessed a type; keep the words
                 return node.value
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-            self.problems.append(self.fail(node, f"{tag}: {_short(node.value)} is not a valid {tag[2:]}"))
+            self.problems.append(self.fail(node, f"{tag}: {brief(node.value)} is not a valid {tag[2:]}"))
             return None
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text):,} characters)"
 
 
 def _event_problem(path: str, event: yaml.Event, message: str) -> Problem:
