@@ -6,6 +6,8 @@ runAndWait, so every worker is a process the pool can kill and replace when a cl
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
 import signal
@@ -96,7 +98,23 @@ def synthesize_into(engine: SpeechEngine, cache: AudioCache, job: Job) -> Clip:
     raise SpeechError(f"{job.settings.engine} produced no audio for {job.text!r}")
 
 
-def _worker(connection: Connection, engine_name: str, cache_root: str, threads: int) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this worker when relax ends, however it ends: a worker stuck in espeak (a failed write
+    never returns) would otherwise outlive a relax stopped by SIGTERM or SIGKILL, for good."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the pipe's end still stops an idle worker
+        return
+    if os.getppid() != parent:  # relax ended before the request was made
+        os._exit(0)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _worker(connection: Connection, engine_name: str, cache_root: str, threads: int, parent: int) -> None:
+    _die_with_parent(parent)
     # Ctrl-C reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _quiet()
@@ -145,7 +163,9 @@ class SynthesisPool:
 
     def _spawn(self) -> _Worker:
         parent, child = self.context.Pipe()
-        process = self.context.Process(target=_worker, args=(child, self.engine, str(self.cache.root), self.threads), daemon=True)
+        # Linux sends the death signal when the thread that started the worker ends: run() starts and closes them.
+        args = (child, self.engine, str(self.cache.root), self.threads, os.getpid())
+        process = self.context.Process(target=_worker, args=args, daemon=True)
         if threading.current_thread() is threading.main_thread():
             with quiet_stderr():  # a worker still starting when the parent exits must not print a traceback
                 process.start()

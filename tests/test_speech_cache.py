@@ -127,6 +127,44 @@ def test_killed_prepare_leaves_nothing_servable(isolated_home: Path) -> None:
     assert all(inspect_wav(p, SAMPLE_RATE) for p in entries(cache))
 
 
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def test_workers_end_with_relax_even_when_stuck(isolated_home: Path) -> None:
+    # A file size limit makes espeak's write fail, and espeak then never returns: a real stuck worker. Killed,
+    # relax must not leave it behind (Linux's parent-death signal ends it).
+    def small_files() -> None:
+        import resource
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    process = subprocess.Popen([sys.executable, "-m", "relax.cli", "prepare", "pmr", "--engine", "espeak",
+                                "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               preexec_fn=small_files)
+    deadline = time.monotonic() + 20
+    workers: set[int] = set()
+    while len(workers) < 2 and time.monotonic() < deadline:
+        workers = {pid for pid in _children(process.pid)
+                   if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")}
+        time.sleep(0.05)
+    assert workers
+    time.sleep(2)  # into espeak, and stuck there
+    assert process.poll() is None
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 5
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
 def test_two_prepares_share_one_cache(isolated_home: Path) -> None:
     env = dict(os.environ)
     first = _relax("prepare", "pmr-short", "--engine", "espeak", "--json", env=env)
