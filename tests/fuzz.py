@@ -1583,9 +1583,11 @@ def _judge(args: list[str], result: Result | None, error: BaseException | None, 
         raise KeyboardInterrupt
     if code not in (0, 1):
         return "exit-code", f"exit {code}: {_normal(lines[0] if lines else '')}", f"{command}: {_clip(result.stderr)}"
-    for line in lines:
+    for i, line in enumerate(lines):
         if not line.isprintable() or not (_PROBLEM.fullmatch(line) or _ERROR.fullmatch(line)):
-            return "multi-line", f"multi-line: {_normal(line)}", f"{command} printed {_clip(repr(line))}"
+            # A raw line break leaves the message's head on the line before: group by that.
+            head = line if not line.isprintable() or i == 0 else lines[i - 1]
+            return "multi-line", f"multi-line: {_normal(head)}", f"{command} printed {_clip(repr(line))}"
     if code == 1 and not lines:
         return "exit-code", f"{command}: exit 1 without a message", f"{command}: stdout {_clip(result.stdout)}"
     out = result.stdout_bytes.decode("utf-8", "replace")
@@ -1770,7 +1772,11 @@ def _worker(job: _Job, results: Any, stop: Any, busy: Any, index: Any) -> None:
             continue
         index.value = number
         busy.value = time.monotonic()
-        outcome = probe(text, sets)
+        try:
+            outcome = probe(text, sets)
+        except Exception:  # the harness's own failure (the CLI's are caught inside): report it and go on
+            results.put(("error", key, f"input {job.seed}:{job.worker}:{number}: {traceback.format_exc()}"))
+            outcome = Outcome(None, 0.0)
         busy.value = 0.0
         stats.add(how, time.perf_counter() - began, outcome.seconds,
                   f"{how} input {job.seed}:{job.worker}:{number}, {len(text):,} characters")
