@@ -3,11 +3,12 @@ chapters written as the container's own, so a phone's player shows the title and
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -84,28 +85,26 @@ def tags_of(schedule: Schedule) -> Tags:
                 date=str(date.today().year))
 
 
-def _escape(text: str) -> str:
-    # FFMETADATA: '=', ';', '#', '\' and line breaks are escaped with a backslash.
-    out = []
-    for ch in text:
-        out.append("\\" + ch if ch in "=;#\\\n" else ch)
-    return "".join(out)
-
-
-def metadata(tags: Tags, chapters: list[SectionSpan], rate: int, as_comments: bool = False) -> str:
-    """An FFMETADATA1 file: the tags, then a chapter per section with its exact start and end; or (`as_comments`)
-    the chapters as Vorbis comments, `CHAPTER001=HH:MM:SS.mmm` and `CHAPTER001NAME=title`."""
-    lines = [";FFMETADATA1"]
-    for key in ("title", "artist", "album", "comment", "genre", "date"):
-        value = getattr(tags, key)
-        if value:
-            lines.append(f"{key}={_escape(value)}")
+def metadata_args(tags: Tags, chapters: list[SectionSpan], rate: int, as_comments: bool) -> list[str]:
+    """`-metadata key=value` options for the tags, and (`as_comments`) for the chapters as Vorbis comments,
+    `CHAPTER001=HH:MM:SS.mmm` and `CHAPTER001NAME=title`."""
+    pairs = [(key, getattr(tags, key)) for key in ("title", "artist", "album", "comment", "genre", "date")]
     if as_comments:
         # ffmpeg 5.1 writes these itself for Opus and FLAC only, and rounds the second: 3.535 s becomes 4.535 s.
         for number, span in enumerate(chapters):
-            lines += [f"CHAPTER{number:03d}={clock(milliseconds(span.start, rate))}",
-                      f"CHAPTER{number:03d}NAME={_escape(span.name)}"]
-        return "\n".join(lines) + "\n"
+            pairs += [(f"CHAPTER{number:03d}", clock(milliseconds(span.start, rate))),
+                      (f"CHAPTER{number:03d}NAME", span.name)]
+    return [arg for key, value in pairs if value for arg in ("-metadata", f"{key}={value}")]
+
+
+def _escape(text: str) -> str:
+    # FFMETADATA: '=', ';', '#', '\' and line breaks are escaped with a backslash.
+    return "".join("\\" + ch if ch in "=;#\\\n" else ch for ch in text)
+
+
+def chapter_file(chapters: list[SectionSpan], rate: int) -> str:
+    """An FFMETADATA1 file of chapters, each with its exact start and end in frames."""
+    lines = [";FFMETADATA1"]
     for span in chapters:
         lines += ["[CHAPTER]", f"TIMEBASE=1/{rate}", f"START={span.start}", f"END={span.end}",
                   f"title={_escape(span.name)}"]
@@ -123,48 +122,72 @@ def encode(mixer: Mixer, target: Path, partial: Path, kind: str, quality: str | 
     codec = CODECS[kind]
     program = ffmpeg()
     fmt = mixer.format
-    schedule = mixer.schedule
-    total = schedule.total_frames() or 0
-    with tempfile.NamedTemporaryFile("w", suffix=".ffmeta", encoding="utf-8") as meta:
-        as_comments = kind in COMMENT_CHAPTERS
-        meta.write(metadata(tags_of(schedule), chapters, fmt.rate, as_comments))
-        meta.flush()
-        command = [program, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-                   "-f", "s16le", "-ar", str(fmt.rate), "-ac", str(fmt.channels), "-i", "pipe:0",
-                   "-f", "ffmetadata", "-i", meta.name, "-map", "0:a", "-map_metadata", "1", "-map_chapters", "-1" if as_comments else "1",
-                   "-c:a", codec.encoder, *codec.quality_args(quality or codec.quality)]
-        if codec.rate:
-            command += ["-ar", str(codec.rate)]
-        if kind == "mp3":
-            command += ["-id3v2_version", "3", "-write_xing", "1"]
-        command += ["-f", codec.muxer, str(partial)]
-        with tempfile.TemporaryFile() as errors:
-            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
-            assert process.stdin is not None
-            try:
-                written = 0
-                block = block_seconds * fmt.rate
-                while written < total:
-                    frames = min(block, total - written)
-                    process.stdin.write(to_int16(mixer.render(written, frames)).data)
-                    written += frames
-                    if on_progress:
-                        on_progress(written, total)
-                process.stdin.close()
-            except BrokenPipeError:
-                pass  # ffmpeg stopped: its exit status and message say why
-            except BaseException:
-                process.kill()
-                process.wait()
-                raise
-            status = process.wait()
-            errors.seek(0)
-            said = [line.strip() for line in errors.read().decode("utf-8", "replace").splitlines() if line.strip()]
-            # ffmpeg 5.1 can exit 0 after "Error writing trailer ...: No space left on device": at this log level
-            # anything it says is an error.
-            if status != 0 or said:
-                if said:  # ffmpeg names the file it wrote: the temporary one, which the user never sees
-                    reason = said[-1].replace(str(partial), str(target))
-                else:
-                    reason = f"stopped by {signal.Signals(-status).name}" if status < 0 else f"exit status {status}"
-                raise OutputError(f"{target}: ffmpeg could not write it ({reason})")
+    as_comments = kind in COMMENT_CHAPTERS
+    # A second input (a chapters file) makes ffmpeg 5.1 queue the raw packets between threads, a third slower
+    # for mp3; so the audio is encoded from one input, and mp3 and m4a get their chapters in a copy after.
+    remux = bool(chapters) and not as_comments
+    encoded = partial.with_name(partial.name + ".audio") if remux else partial
+    command = [program, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+               "-f", "s16le", "-ar", str(fmt.rate), "-ac", str(fmt.channels), "-i", "pipe:0",
+               *metadata_args(tags_of(mixer.schedule), chapters, fmt.rate, as_comments),
+               "-c:a", codec.encoder, *codec.quality_args(quality or codec.quality)]
+    if codec.rate:
+        command += ["-ar", str(codec.rate)]
+    if kind == "mp3":
+        command += ["-id3v2_version", "3", "-write_xing", "1"]
+    try:
+        _run(command + ["-f", codec.muxer, str(encoded)], target, encoded, _feeding(mixer, block_seconds, on_progress))
+        if remux:
+            with tempfile.NamedTemporaryFile("w", suffix=".ffmeta", encoding="utf-8") as meta:
+                meta.write(chapter_file(chapters, fmt.rate))
+                meta.flush()
+                copy = [program, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(encoded),
+                        "-f", "ffmetadata", "-i", meta.name, "-map", "0", "-map_metadata", "0", "-map_chapters", "1",
+                        "-c", "copy", *(["-id3v2_version", "3"] if kind == "mp3" else []), "-f", codec.muxer,
+                        str(partial)]
+                _run(copy, target, partial, None)
+    finally:
+        if remux:
+            encoded.unlink(missing_ok=True)
+
+
+def _feeding(mixer: Mixer, block_seconds: int, on_progress: Callable[[int, int], None] | None) -> Iterator[bytes]:
+    """The session as 16-bit blocks."""
+    total = mixer.schedule.total_frames() or 0
+    block = block_seconds * mixer.format.rate
+    written = 0
+    while written < total:
+        frames = min(block, total - written)
+        yield bytes(to_int16(mixer.render(written, frames)).data)
+        written += frames
+        if on_progress:
+            on_progress(written, total)
+
+
+def _run(command: list[str], target: Path, written: Path, feed: Iterator[bytes] | None) -> None:
+    """Run ffmpeg, feeding its standard input; its failure is one line about `target`."""
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdin=subprocess.PIPE if feed is not None else subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=errors)
+        try:
+            if feed is not None:
+                assert process.stdin is not None
+                with contextlib.suppress(BrokenPipeError):  # ffmpeg stopped: its status and message say why
+                    for data in feed:
+                        process.stdin.write(data)
+                    process.stdin.close()
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        status = process.wait()
+        errors.seek(0)
+        said = [line.strip() for line in errors.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    # ffmpeg 5.1 can exit 0 after "Error writing trailer ...: No space left on device": at this log level anything
+    # it says is an error.
+    if status != 0 or said:
+        if said:  # ffmpeg names the file it wrote: a temporary one, which the user never sees
+            reason = said[-1].replace(str(written), str(target))
+        else:
+            reason = f"stopped by {signal.Signals(-status).name}" if status < 0 else f"exit status {status}"
+        raise OutputError(f"{target}: ffmpeg could not write it ({reason})")
