@@ -138,6 +138,13 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:  # gone since it was listed
+        return ""
+
+
 def test_workers_end_with_relax_even_when_stuck(isolated_home: Path) -> None:
     # A file size limit makes espeak's write fail, and espeak then never returns: a real stuck worker. Killed,
     # relax must not leave it behind (Linux's parent-death signal ends it).
@@ -151,8 +158,7 @@ def test_workers_end_with_relax_even_when_stuck(isolated_home: Path) -> None:
     deadline = time.monotonic() + 20
     workers: set[int] = set()
     while len(workers) < 2 and time.monotonic() < deadline:
-        workers = {pid for pid in _children(process.pid)
-                   if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")}
+        workers = {pid for pid in _children(process.pid) if "spawn_main" in _cmdline(pid)}
         time.sleep(0.05)
     assert workers
     time.sleep(2)  # into espeak, and stuck there
