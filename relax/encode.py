@@ -136,7 +136,7 @@ def encode(mixer: Mixer, target: Path, partial: Path, kind: str, quality: str | 
     if kind == "mp3":
         command += ["-id3v2_version", "3", "-write_xing", "1"]
     try:
-        _run(command + ["-f", codec.muxer, str(encoded)], target, encoded, _feeding(mixer, block_seconds, on_progress))
+        _run(command + ["-f", codec.muxer, str(encoded)], target, encoded, session_blocks(mixer, block_seconds, on_progress))
         if remux:
             with tempfile.NamedTemporaryFile("w", suffix=".ffmeta", encoding="utf-8") as meta:
                 meta.write(chapter_file(chapters, fmt.rate))
@@ -151,8 +151,9 @@ def encode(mixer: Mixer, target: Path, partial: Path, kind: str, quality: str | 
             encoded.unlink(missing_ok=True)
 
 
-def _feeding(mixer: Mixer, block_seconds: int, on_progress: Callable[[int, int], None] | None) -> Iterator[bytes]:
-    """The session as 16-bit blocks."""
+def session_blocks(mixer: Mixer, block_seconds: int,
+                   on_progress: Callable[[int, int], None] | None = None) -> Iterator[bytes]:
+    """The whole session as 16-bit blocks, for a file or an encoder."""
     total = mixer.schedule.total_frames() or 0
     block = block_seconds * mixer.format.rate
     written = 0

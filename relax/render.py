@@ -10,8 +10,8 @@ from pathlib import Path
 from relax import publish
 from relax.cache import AudioCache
 from relax.clips import ClipStore
-from relax.encode import encode, ffmpeg, format_of
-from relax.mixer import Mixer, SoundBank, to_int16
+from relax.encode import encode, ffmpeg, format_of, session_blocks
+from relax.mixer import Mixer, SoundBank
 from relax.plan import Plan
 from relax.prepare import prepare
 from relax.publish import OutputError, published
@@ -54,18 +54,12 @@ def render_wav(mixer: Mixer, target: Path, on_progress: Callable[[int, int], Non
     check_target(target, overwrite)
     fmt = mixer.format
     total = mixer.schedule.total_frames() or 0
-    block = BLOCK_SECONDS * fmt.rate
     with published(target, overwrite) as partial, wave.open(str(partial), "wb") as writer:
         writer.setnchannels(fmt.channels)
         writer.setsampwidth(2)
         writer.setframerate(fmt.rate)
-        written = 0
-        while written < total:
-            frames = min(block, total - written)
-            writer.writeframes(to_int16(mixer.render(written, frames)).data)
-            written += frames
-            if on_progress:
-                on_progress(written, total)
+        for data in session_blocks(mixer, BLOCK_SECONDS, on_progress):
+            writer.writeframes(data)
     return RenderResult(target, total / fmt.rate, target.stat().st_size)
 
 
