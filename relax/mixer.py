@@ -120,10 +120,6 @@ def _window(out: npt.NDArray[np.float32], start: int, begin: int, end: int, valu
         combine(out[lo - start:hi - start], values[lo - begin:hi - begin], out=out[lo - start:hi - start])
 
 
-def _piece(curve: npt.NDArray[np.float32], out: npt.NDArray[np.float32], start: int, begin: int) -> None:
-    _window(out, start, begin, begin + len(curve), curve, np.maximum)
-
-
 class Mixer:
     """Mixes a schedule's cues and the ambience beds under them into blocks of one AudioFormat."""
 
@@ -146,7 +142,12 @@ class Mixer:
         self._fade = round(BED_FADE * rate)
         self._crossfade = round(BED_CROSSFADE * rate)
         self._cross_in, self._cross_out = _ramp(self._crossfade, True), _ramp(self._crossfade, False)
-        self._duck_floor = math.log(10 ** (-DUCK_DB / 20))
+        # The dip as gains, worked out once: a block takes the lowest of them at each frame, which is the exp of the
+        # highest depth, with no exp per frame.
+        floor = np.float32(math.log(10 ** (-DUCK_DB / 20)))
+        self._ducked = float(np.exp(np.array([floor], dtype=np.float32))[0])
+        self._attack_gain = np.exp(self._attack * floor)
+        self._release_gain = np.exp(self._release * floor)
         self._lookback = round(_LONGEST_BELL * rate)
         self._horizon = round(HORIZON * rate)
         self._segments: list[tuple[int, int, str | None, float]] = []
@@ -179,7 +180,8 @@ class Mixer:
         if out is None:
             out = np.repeat(mono[:, None], self.format.channels, axis=1) if self.format.channels > 1 else mono[:, None]
         else:
-            out += mono[:, None]
+            for channel in range(out.shape[1]):  # a column at a time: numpy's broadcast over 2 channels is 3x slower
+                out[:, channel] += mono
         master = _gain(gains.master, previous.master if previous else None, frames)
         if not isinstance(master, float) or master != 1.0:
             out *= master if isinstance(master, float) else master[:, None]
@@ -228,8 +230,7 @@ class Mixer:
         shape *= gain
         beds: Block | None = None
         for sound, envelope in envelopes.items():
-            curve = shape * envelope
-            part = self._loop(sound, start, frames) * curve[:, None]
+            part = _times(self._loop(sound, start, frames), shape * envelope)
             if beds is None:
                 beds = part
             else:
@@ -284,23 +285,21 @@ class Mixer:
 
     def _duck(self, start: int, frames: int) -> npt.NDArray[np.float32]:
         """The bed's gain under speech: 1, dipping by DUCK_DB with a smooth attack and release."""
-        depth = np.zeros(frames, dtype=np.float32)
+        shape = np.ones(frames, dtype=np.float32)
         stop = start + frames
         schedule = self.schedule
-        index = schedule.index_at(max(0, start - len(self._release)))
+        attack, release = len(self._attack), len(self._release)
+        index = schedule.index_at(max(0, start - release))
         while index < schedule.placed:
             placed = schedule.cue(index)
             index += 1
-            if placed.start >= stop + len(self._attack):
+            if placed.start >= stop + attack:
                 break
-            if placed.cue.kind is not CueKind.speech or placed.end + len(self._release) <= start:
+            if placed.cue.kind is not CueKind.speech or placed.end + release <= start:
                 continue
-            depth[max(placed.start, start) - start:max(0, min(placed.end, stop) - start)] = 1.0
-            _piece(self._attack, depth, start, placed.start - len(self._attack))
-            _piece(self._release, depth, start, placed.end)
-        if not depth.any():
-            return np.ones(frames, dtype=np.float32)
-        shape: npt.NDArray[np.float32] = np.exp(depth * np.float32(self._duck_floor))
+            shape[max(placed.start, start) - start:max(0, min(placed.end, stop) - start)] = self._ducked
+            _window(shape, start, placed.start - attack, placed.start, self._attack_gain, np.minimum)
+            _window(shape, start, placed.end, placed.end + release, self._release_gain, np.minimum)
         return shape
 
     def _fades(self, start: int, shape: npt.NDArray[np.float32]) -> None:
@@ -313,6 +312,14 @@ class Mixer:
             _window(shape, start, begin, begin + fade, _ramp(fade, True), np.multiply)
         if fade > 0 and total is not None and start + frames > total - fade:
             _window(shape, start, total - fade, total, _ramp(fade, False), np.multiply)
+
+
+def _times(samples: Block, curve: npt.NDArray[np.float32]) -> Block:
+    """Each frame of `samples` times `curve`, a column at a time (the broadcast over a short last axis is slower)."""
+    out = np.empty(samples.shape, dtype=np.float32)
+    for channel in range(samples.shape[1]):
+        np.multiply(samples[:, channel], curve, out=out[:, channel])
+    return out
 
 
 def _scaled_add(scale: np.float32) -> Callable[..., None]:
@@ -349,8 +356,9 @@ def to_int16(block: Block) -> npt.NDArray[np.int16]:
     """Limited, as 16-bit samples; `block` is overwritten (it is usually a fresh render)."""
     limited = limit(block)
     np.multiply(limited, 32767, out=limited)
-    np.rint(limited, out=limited)
-    return limited.astype(np.int16)
+    samples = np.empty(limited.shape, dtype=np.int16)
+    np.rint(limited, out=samples, casting="unsafe")  # whole numbers within range by now: rounded and stored in one pass
+    return samples
 
 
 def to_pcm(block: Block) -> bytes:
