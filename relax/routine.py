@@ -505,6 +505,16 @@ def problems_of(exc: ValidationError, data: Any, source: SourceMap, *, lexicon: 
         if error["type"] == "string_type" and _lookup(data, loc) is None:
             problems.append(source.problem(loc, f"{_field_name(loc)}is empty: write the text after the colon"))
             continue
+        found = _lookup(data, loc)
+        if error["type"] == "string_type" and (isinstance(found, list) or (
+                isinstance(found, dict) and found and all(value is None for value in found.values()))):
+            # `say: {name}` is a YAML mapping of a key to nothing: text that starts with a brace or bracket needs quotes.
+            kind, written = (("mapping", "{%s}" % ", ".join(map(str, found))) if isinstance(found, dict)
+                             else ("list", "[%s]" % ", ".join(map(str, found))))
+            problems.append(source.problem(loc, (
+                f"{_field_name(loc)}must be text, and YAML read {brief(written)} as a {kind}: put text that starts "
+                f"with '{written[0]}' in double quotes")))
+            continue
         problems.append(source.problem(loc, f"{_field_name(loc)}{describe_error(error)}"))
     return problems
 

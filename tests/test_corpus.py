@@ -119,8 +119,14 @@ CASES = [
     case("type-for.yaml", "type-for.yaml:3:10: for: must be text"),
     case("type-in.yaml", "type-in.yaml:4:9: in: must be a list, not 5"),
     case("type-say.yaml", "type-say.yaml:3:10: say: must be text"),
+    case("type-say-placeholder.yaml",
+         "type-say-placeholder.yaml:5:10: say: must be text, and YAML read '{name}' as a mapping: put text that starts "
+         "with '{' in double quotes",
+         "type-say-placeholder.yaml:6:10: say: must be text, and YAML read '[one, two]' as a list: put text that "
+         "starts with '[' in double quotes"),
     case("type-steps.yaml", "type-steps.yaml:3:3: steps: must be a list"),
-    case("type-title.yaml", "type-title.yaml:1:8: title: must be text"),
+    case("type-title.yaml", "type-title.yaml:1:8: title: must be text, and YAML read '[not, text]' as a list: put "
+         "text that starts with '[' in double quotes"),
     case("type-voice.yaml", "type-voice.yaml:2:8: voice: must be a mapping of keys"),
     case("type-step-scalar.yaml", f"type-step-scalar.yaml:4:5: step: needs one of the keys {KINDS}"),
     # --- unknown, missing and empty ------------------------------------------------------------------
