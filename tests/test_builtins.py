@@ -8,6 +8,8 @@ folder, so only the built-in routines are found.
 
 from __future__ import annotations
 
+import difflib
+import itertools
 import json
 import re
 import tempfile
@@ -38,6 +40,10 @@ TENSION = (5.0, 7.0)
 """Seconds a muscle group stays tense after the go cue (Bernstein and Borkovec)."""
 LONGEST_GO_CUE = 3.0
 """Seconds, estimated, of the spoken go cue before a tension hold."""
+SAME_CAUTION = 0.6
+"""Two safety lines this alike (difflib's ratio, any case) say one caution twice: the merged note of
+back-pain-relief once had "If pain is severe or persists, stop and see a doctor." beside "If your back pain
+gets worse, or is severe or persists, stop and see a doctor or physiotherapist." (0.71)."""
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> Any:
@@ -115,6 +121,14 @@ def test_the_stop_rule_is_spoken_in_the_first_minute(name: str) -> None:
             if cue["kind"] == "speech" and cue["start"] + cue["duration"] <= STOP_WITHIN + 1e-6]
     assert any(re.search(r"\bstop\b", cue["text"], re.IGNORECASE) for cue in said), \
         f"{name}: no spoken sentence with 'stop' in the first {STOP_WITHIN:g} s"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_safety_note_gives_each_caution_once(name: str) -> None:
+    lines = _timeline(name)["safety"].splitlines()
+    for first, second in itertools.combinations(lines, 2):
+        alike = difflib.SequenceMatcher(None, first.lower(), second.lower()).ratio()
+        assert alike < SAME_CAUTION, f"{name}: one caution twice ({alike:.2f}): {first!r} and {second!r}"
 
 
 @pytest.mark.parametrize("name", NAMES)
