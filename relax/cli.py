@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from relax import __version__
-from relax.duration import format_duration
+from relax.duration import format_duration, parse_duration
 from relax.errors import RelaxError, RoutineError, UsageError, brief, one_line
 from relax.cache import AudioCache, format_size, parse_size
 from relax.config import Config, load_config
@@ -19,7 +19,7 @@ from relax.lint import check_routine
 from relax.paths import cache_dir
 from relax.pcm import SESSION_RATE
 from relax.plan import Plan, plan_for, said_plan
-from relax.prepare import exact_schedule, prepare, settings_for
+from relax.prepare import exact_schedule, fitted_plan, prepare, settings_for
 from relax.player import PlayerKind
 from relax.encode import FORMATS
 from relax.render import AudioOutput, check_target, render_plan
@@ -166,6 +166,34 @@ pace_option = click.option(
 )
 
 
+class Length(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
+    """A session length: seconds, or a duration like 15m or 1h5m."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            seconds = parse_duration(TEXT.convert(value, param, ctx))
+        except ValueError as exc:
+            raise UsageError(f"--length {exc}") from None
+        if seconds <= 0:
+            raise UsageError(f"--length must be more than 0 seconds, not {brief(value)}")
+        return seconds
+
+
+length_option = click.option(
+    "--length", type=Length(), metavar="DURATION",
+    help="Fit the session to this length (like 15m) by scaling its pauses, holds and breaths; never speech.")
+
+
+def _fit(plan: Plan, length: float | None, cache_dir: Path | None, workers: int | None, estimate: bool = False) -> Plan:
+    """The plan fitted to --length, from real clip lengths (or estimated ones)."""
+    if length is None:
+        return plan
+    return fitted_plan(plan, length, None if estimate else _cache(cache_dir), workers=workers,
+                       on_progress=_progress("Synthesizing"))
+
+
 @click.group(cls=RelaxGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="relax")
 @click.option("--debug", is_flag=True, help="Show a traceback for errors.")
@@ -201,12 +229,14 @@ def list_command(tags: tuple[str, ...], as_json: bool) -> None:
 @click.option("--estimate", is_flag=True, help="Do not synthesize: estimate speech lengths from the rate.")
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 @click.option("--markdown", is_flag=True, help="Print a script of the session to read or print, in Markdown.")
+@length_option
 def show(routine: str, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None, rate: int | None,
          volume: float | None, cache_dir: Path | None, workers: int | None, estimate: bool, as_json: bool,
-         markdown: bool) -> None:
+         markdown: bool, length: float | None) -> None:
     """Print the timeline of ROUTINE: every cue with its start and duration (or --json, or --markdown: a
     handout with the safety note, the sections and their times, and every step)."""
     plan = _plan(routine, sets, pace, engine, voice, rate, volume, load_config())
+    plan = _fit(plan, length, cache_dir, workers, estimate)
     if estimate:
         schedule = build_schedule(plan, SESSION_RATE)
     else:
@@ -228,11 +258,12 @@ def show(routine: str, sets: tuple[str, ...], pace: float, engine: str | None, v
 @player_option
 @click.option("--no-audio", is_flag=True, help="Guide in text only, in real time.")
 @click.option("--start-at", metavar="SECTION", type=TEXT, help="Begin at this section.")
+@length_option
 @click.pass_context
 def play(ctx: click.Context, routine: str, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None,
          rate: int | None, volume: float | None, cache_dir: Path | None, workers: int | None, ambience: str | None,
          ambience_volume: float | None, bell_volume: float | None, player: str | None, no_audio: bool,
-         start_at: str | None) -> None:
+         start_at: str | None, length: float | None) -> None:
     """Guide a session of ROUTINE: speech, timed holds, breaths and bells, an ambience bed if asked for,
     with keys to pause, skip and set volumes.
 
@@ -241,7 +272,7 @@ def play(ctx: click.Context, routine: str, sets: tuple[str, ...], pace: float, e
     volume, q quit. Not on a terminal: one plain line per cue.
     """
     config = load_config()
-    plan = _plan(routine, sets, pace, engine, voice, rate, volume, config)
+    plan = _fit(_plan(routine, sets, pace, engine, voice, rate, volume, config), length, cache_dir, workers)
     sound = session_sound(plan, config, ambience=ambience, ambience_volume=ambience_volume, bell_volume=bell_volume)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     try:
@@ -283,11 +314,12 @@ def text_options(command: Any) -> Any:
 @pace_option
 @voice_options
 @sound_options
+@length_option
 def render(routine: str, output: Path, kind: str | None, quality: str | None, force: bool, transcript: Path | None,
            chapters_file: Path | None, chapters: str,
            sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None, rate: int | None,
            volume: float | None, cache_dir: Path | None, workers: int | None, ambience: str | None,
-           ambience_volume: float | None, bell_volume: float | None) -> None:
+           ambience_volume: float | None, bell_volume: float | None, length: float | None) -> None:
     """Write a session of ROUTINE to an audio file: the same audio as `relax play` (sample for sample in WAV),
     with tags and a chapter per section in the compressed formats."""
     config = load_config()
@@ -295,7 +327,7 @@ def render(routine: str, output: Path, kind: str | None, quality: str | None, fo
     texts = TextOutputs(transcript, chapters_file, chapters == "all", force)
     check_target(output, force, kind)
     texts.check()
-    plan = _plan(routine, sets, pace, engine, voice, rate, volume, config)
+    plan = _fit(_plan(routine, sets, pace, engine, voice, rate, volume, config), length, cache_dir, workers)
     sound = session_sound(plan, config, ambience=ambience, ambience_volume=ambience_volume, bell_volume=bell_volume)
     result = render_plan(plan, settings_for(plan), _cache(cache_dir), audio, sound, workers=workers,
                          on_progress=_progress("Synthesizing"), on_encoding=_progress("Writing"))
@@ -312,14 +344,15 @@ def render(routine: str, output: Path, kind: str | None, quality: str | None, fo
 @set_option
 @pace_option
 @voice_options
+@length_option
 def transcript(routine: str, output: Path, force: bool, chapters_file: Path | None, chapters: str, sets: tuple[str, ...],
                pace: float, engine: str | None, voice: str | None, rate: int | None, volume: float | None,
-               cache_dir: Path | None, workers: int | None) -> None:
+               cache_dir: Path | None, workers: int | None, length: float | None) -> None:
     """Write the captions of a session of ROUTINE (WebVTT or SRT), timed to the millisecond as `relax render`
     places the words, synthesizing what is not cached."""
     texts = TextOutputs(output, chapters_file, chapters == "all", force)
     texts.check()
-    plan = _plan(routine, sets, pace, engine, voice, rate, volume, load_config())
+    plan = _fit(_plan(routine, sets, pace, engine, voice, rate, volume, load_config()), length, cache_dir, workers)
     schedule = exact_schedule(plan, settings_for(plan), _cache(cache_dir), workers=workers,
                               on_progress=_progress("Synthesizing"))
     for path in texts.write(schedule):

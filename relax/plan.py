@@ -58,6 +58,8 @@ MIN_PACE, MAX_PACE = 0.5, 2.0
 SECTION_SEPARATOR = " / "
 AMBIENCE_OFF = "none"
 COUNTDOWN_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+DEFAULT_MIN_PAUSE = 5.0
+DEFAULT_MAX_SCALE = 3.0
 BREATH_WORDS = {"in": "Breathe in", "hold": "Hold", "out": "Breathe out", "rest": "Hold"}
 
 
@@ -116,6 +118,8 @@ class Cue:
     """Speech: the text the engine is given, with the lexicon's respellings ('' until expansion sets it)."""
     place: Place | None = None
     """Where the step that made this cue is written."""
+    scalable: bool = False
+    """Silence only: a pause, hold or breath phase that fitting a session to a length may scale."""
 
     @property
     def spoken(self) -> str:
@@ -161,6 +165,10 @@ class Plan:
     description: str = ""
     author: str = ""
     tags: tuple[str, ...] = ()
+    min_pause: float = DEFAULT_MIN_PAUSE
+    """Fitting to a length shortens no scalable silence below this (one written shorter stays as it is)."""
+    max_scale: float = DEFAULT_MAX_SCALE
+    """Fitting to a length stretches scalable silences at most this many times."""
 
 
 @dataclass
@@ -332,6 +340,8 @@ def expand(
         description=" ".join(routine.description.split()),
         author=routine.author,
         tags=tuple(routine.tags),
+        min_pause=routine.min_pause if routine.min_pause is not None else DEFAULT_MIN_PAUSE,
+        max_scale=routine.max_scale if routine.max_scale is not None else DEFAULT_MAX_SCALE,
     )
 
 
@@ -531,7 +541,7 @@ def _ambience_sound(state: _Expansion, frame: _Frame, loc: Loc, sound: str) -> s
 def _silence(state: _Expansion, frame: _Frame, loc: Loc, value: object) -> None:
     seconds = _seconds(state, frame, loc, value)
     if seconds is not None:
-        _emit(state, frame, loc, Cue(CueKind.silence, Role.pause, 0, label="Pause", seconds=seconds))
+        _emit(state, frame, loc, Cue(CueKind.silence, Role.pause, 0, label="Pause", seconds=seconds, scalable=True))
 
 
 def _hold(state: _Expansion, frame: _Frame, step: Hold, loc: Loc) -> None:
@@ -546,7 +556,8 @@ def _hold(state: _Expansion, frame: _Frame, step: Hold, loc: Loc) -> None:
     # The countdown's seconds are paced like the rest, so the hold keeps its paced length.
     beat = 1.0 / state.pace
     if seconds - count * beat > 1e-9:
-        _emit(state, frame, loc, Cue(CueKind.silence, Role.hold, 0, label="Hold", seconds=seconds - count * beat))
+        _emit(state, frame, loc, Cue(CueKind.silence, Role.hold, 0, label="Hold", seconds=seconds - count * beat,
+                                     scalable=not step.fixed))
     # Each number sits at the start of its own second, so the hold ends exactly on time.
     for number in range(count, 0, -1):
         _emit(state, frame, loc, Cue(CueKind.speech, Role.countdown, 0, text=COUNTDOWN_WORDS[number], label="Hold"))
@@ -571,12 +582,15 @@ def _breathe(state: _Expansion, frame: _Frame, step: Breathe, loc: Loc) -> None:
             breath = (cycle, cycles)
             if step.cues is CueStyle.spoken:
                 _emit(state, frame, loc, Cue(CueKind.speech, role, 0, text=words, label=words, breath=breath))
-                _emit(state, frame, loc, Cue(CueKind.silence, role, 0, label=words, seconds=seconds, fill=True, breath=breath))
+                _emit(state, frame, loc, Cue(CueKind.silence, role, 0, label=words, seconds=seconds, fill=True,
+                                             breath=breath, scalable=True))
             elif step.cues is CueStyle.bell:
                 _emit(state, frame, loc, Cue(CueKind.bell, role, 0, label=words, bell="chime", breath=breath))
-                _emit(state, frame, loc, Cue(CueKind.silence, role, 0, label=words, seconds=seconds, breath=breath))
+                _emit(state, frame, loc, Cue(CueKind.silence, role, 0, label=words, seconds=seconds, breath=breath,
+                                             scalable=True))
             else:
-                _emit(state, frame, loc, Cue(CueKind.silence, role, 0, label=words, seconds=seconds, breath=breath))
+                _emit(state, frame, loc, Cue(CueKind.silence, role, 0, label=words, seconds=seconds, breath=breath,
+                                             scalable=True))
 
 
 def _sides(state: _Expansion, frame: _Frame, step: Sides, loc: Loc) -> None:

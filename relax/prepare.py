@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from relax.cache import AudioCache, Clip, format_size
+from relax.fit import fit_plan
 from relax.plan import CueKind, Plan, estimate_speech_seconds
 from relax.schedule import Schedule, build_schedule
 from relax.speech import SpeechError, SpeechSettings, speech_settings
@@ -107,6 +108,16 @@ def exact_schedule(plan: Plan, settings: SpeechSettings, cache: AudioCache, *, w
     """The schedule with real clip lengths, synthesizing what is missing."""
     entries = prepare([(plan, settings)], cache, workers=workers, on_progress=on_progress).entries
     return _placed(plan, settings, {job.text: entries[job.key].frames for job in speech_jobs(plan, settings)})
+
+
+def fitted_plan(plan: Plan, target: float, cache: AudioCache | None, *, workers: int | None = None,
+                on_progress: Callable[[int, int], None] | None = None) -> Plan:
+    """`plan` fitted to last `target` seconds, from its clips' real lengths (synthesizing what is missing), or
+    from lengths estimated from the speaking rate when `cache` is None."""
+    settings = settings_for(plan)
+    schedule = (build_schedule(plan, settings.sample_rate) if cache is None
+                else exact_schedule(plan, settings, cache, workers=workers, on_progress=on_progress))
+    return fit_plan(plan, target, lambda index: schedule.cue(index).frames / schedule.rate)
 
 
 def cached_schedule(plan: Plan, settings: SpeechSettings, cache: AudioCache,

@@ -75,6 +75,13 @@ Seconds = Annotated[
 ]
 """Seconds: a number, a duration string like `1m30s`, or `{param}`."""
 
+Duration = Annotated[
+    float,
+    BeforeValidator(_positive_duration),
+    WithJsonSchema({"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string"}]}),
+]
+"""Seconds, written as a number or a duration string like `1m30s` (no placeholders)."""
+
 Count = Annotated[
     int | str,
     BeforeValidator(_template_or(_whole_number, "a whole number")),
@@ -140,6 +147,7 @@ class Hold(Model):
 
     hold: Seconds
     countdown: Count = Field(0, description="speak the last N seconds aloud (0: none)")
+    fixed: bool = Field(False, description="--length leaves this hold as written (a PMR tension hold)")
 
 
 class Breathe(Model):
@@ -375,6 +383,10 @@ class Routine(Model):
     params: dict[str, ParamValue] = Field(default_factory=dict, description="names usable as {name}, with defaults")
     pronounce: dict[str, PronunciationValue] = Field(default_factory=dict, description=(
         "how the voice says a word or phrase: a respelling, or {say, espeak, piper}; captions keep the written word"))
+    min_pause: Duration | None = Field(None, description=(
+        "--length shortens no pause, hold or breath phase below this (default 5 s; shorter ones stay as written)"))
+    max_scale: float | None = Field(None, ge=1.0, le=10.0, description=(
+        "--length stretches pauses, holds and breath phases at most this many times (default 3)"))
     steps: list[Step] = Field(min_length=1)
 
 

@@ -53,6 +53,8 @@ INPUT = "fuzz.yaml"
 GENERATED_SHARE = 0.4
 """The share of inputs made by the grammar; the rest are mutated seeds."""
 SETS_HEADER = b"# sets: "
+LENGTHS = ("", "", "", "", "", "30s", "5m", "20m", "1h", "abc", "0", "25h", "1e309", "90")
+"""--length values for show: chosen from the input's digest, so a replay fits to the same one."""
 FOLDERS = {
     "HOME": "",
     "XDG_CONFIG_HOME": ".config",
@@ -372,6 +374,7 @@ class _Grammar:
             "title": (0.7, self.title), "description": (0.25, self.description), "author": (0.15, self.author),
             "tags": (0.25, self.tags), "language": (0.15, self.language), "safety": (0.25, self.safety),
             "voice": (0.25, self.voice), "ambience": (0.15, self.ambience), "pronounce": (0.15, self.pronounce),
+            "min_pause": (0.1, self.duration), "max_scale": (0.1, self.max_scale),
             "steps": (1.0 if not self.bad(0.03) else 0.0, lambda: self.steps(0)),
         }
         for key, (share, make) in makers.items():
@@ -381,7 +384,7 @@ class _Grammar:
             doc[rng.choice(UNKNOWN_KEYS)] = self.text()
         padding = self.enlarge(doc) if self.scale == "big" else 0
         order = ["title", "description", "author", "tags", "language", "safety", "voice", "ambience", "params",
-                 "pronounce", "steps"]
+                 "pronounce", "min_pause", "max_scale", "steps"]
         keys = list(doc)
         if self.canonical:
             keys.sort(key=lambda k: order.index(k) if k in order else len(order))
@@ -747,7 +750,14 @@ class _Grammar:
         step: dict[object, object] = {"hold": self.duration()}
         if self.chance(0.5):
             step["countdown"] = self.count(countdown=True)
+        if self.chance(0.2):
+            step["fixed"] = self.rng.choice((True, False, "maybe", 1, None)) if self.bad(0.3) else True
         return step
+
+    def max_scale(self) -> object:
+        if self.bad(0.3):
+            return self.rng.choice((0, 0.5, 11, -1, "two", Lit(".inf"), Lit(".nan"), Lit(HUGE), None, [], "{x}"))
+        return self.rng.choice((1, 1.25, 2, 3, 10))
 
     def step_breathe(self, depth: int) -> object:
         step: dict[object, object] = {"breathe": self.pattern()}
@@ -1532,6 +1542,9 @@ def probe(text: str | bytes, sets: Sequence[str] = ()) -> Outcome:
         args = ["show", str(path), "--estimate", "--json"]
         for pair in sets:
             args += ["--set", pair]
+        length = LENGTHS[int.from_bytes(hashlib.sha256(encode(text)).digest()[:4], "big") % len(LENGTHS)]
+        if length:  # one input in two is also fitted to a length, the same one every time it is replayed
+            args += ["--length", length]
         _, failure, took = _run(args)
         seconds += took
     if failure is None:
