@@ -1,5 +1,6 @@
 # make install: system packages (when missing), .venv, relax installed editable with test extras.
-# make run: a guided session of ROUTINE.  make test: the whole suite, type check and lint.
+# make run: a guided session of ROUTINE.  make test: Chromium for the page test too, then the whole suite,
+# type check and lint.
 # make fuzz: the routine fuzzer for FUZZ_SECONDS on FUZZ_WORKERS processes; new failures go to tests/corpus/fuzz.
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,16 +13,19 @@ NEURAL ?= 1
 COMMA := ,
 EXTRAS := test$(if $(filter 1,$(NEURAL)),$(COMMA)neural)
 SYSTEM_PACKAGES := espeak-ng libespeak-ng1 pulseaudio pulseaudio-utils libasound2-plugins libasound2-dev gcc ffmpeg
+# Only the tests need these: the session page is opened in Debian's Chromium, driven by Playwright.
+TEST_SYSTEM_PACKAGES := chromium
 export RELAX_CACHE_DIR ?= $(CURDIR)/audio_cache
 FUZZ_SECONDS ?= 600
 FUZZ_WORKERS ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
 
-.PHONY: install run test system lint typecheck bench fuzz clean
+.PHONY: install run test system test-system lint typecheck bench fuzz clean
 
 install: system $(STAMP)
 
-system:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+# $(call apt_install,PACKAGES): install the Debian packages that are missing (as root), or say how.
+define apt_install
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -32,6 +36,13 @@ system:
 	    echo "Missing system packages. Run:  sudo apt-get install$$missing" >&2; exit 1; \
 	  fi; \
 	fi
+endef
+
+system:
+	$(call apt_install,$(SYSTEM_PACKAGES))
+
+test-system:
+	$(call apt_install,$(TEST_SYSTEM_PACKAGES))
 
 # The bench extra (pocketsphinx for bench/wer.py), on top of the installed venv.
 $(BENCH_STAMP): $(STAMP)
@@ -47,7 +58,7 @@ $(STAMP): setup.cfg pyproject.toml Makefile
 run: install
 	$(BIN)/relax play $(ROUTINE)
 
-test: install
+test: install test-system
 	$(BIN)/pytest -q
 	$(BIN)/mypy relax
 	$(BIN)/flake8 relax tests bench

@@ -302,7 +302,7 @@ def text_options(command: Any) -> Any:
 @cli.command()
 @click.argument("routine")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="The audio file to write: .wav, .flac, .mp3, .ogg, .opus or .m4a.")
+              help="The file to write: .wav, .flac, .mp3, .ogg, .opus, .m4a, or .html (a session page with the audio inside).")
 @click.option("--format", "kind", type=click.Choice(list(FORMATS)), help="The format, when the file name has no suffix.")
 @click.option("--quality", metavar="RATE|LEVEL",
               help="Bit rate like 96k (mp3, opus, m4a; ogg too, else a level 0-10), or flac's level 0-12. "
@@ -321,7 +321,8 @@ def render(routine: str, output: Path, kind: str | None, quality: str | None, fo
            volume: float | None, cache_dir: Path | None, workers: int | None, ambience: str | None,
            ambience_volume: float | None, bell_volume: float | None, length: float | None) -> None:
     """Write a session of ROUTINE to an audio file: the same audio as `relax play` (sample for sample in WAV),
-    with tags and a chapter per section in the compressed formats."""
+    with tags and a chapter per section in the compressed formats; or to a session page (.html) with the audio,
+    captions, safety note and chapters inside."""
     config = load_config()
     audio = AudioOutput(output, kind, quality, chapters == "all", force)
     texts = TextOutputs(transcript, chapters_file, chapters == "all", force)

@@ -46,7 +46,8 @@ CODECS: dict[str, Codec] = {
     "flac": Codec("flac", "flac", "5"),
     "m4a": Codec("ipod", "aac", "64k"),
 }
-FORMATS = ("wav", *CODECS)
+FORMATS = ("wav", *CODECS, "html")
+"""The formats relax writes: html is a session page (relax.page) with the audio inside as mp3."""
 
 
 def format_of(target: Path, given: str | None) -> str:

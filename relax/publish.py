@@ -41,6 +41,15 @@ def _publish_new(partial: Path, target: Path) -> None:
     os.unlink(partial)
 
 
+def _make_folder(target: Path) -> None:
+    """The folder `target` goes in, made if missing; a file where a folder should be is named."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocking = next((folder for folder in (target.parent, *target.parent.parents) if folder.exists()), target.parent)
+        raise OutputError(f"{target}: cannot write ({blocking} is a file, not a folder)") from None
+
+
 @contextlib.contextmanager
 def published(target: Path, overwrite: bool) -> Iterator[Path]:
     """A temporary path to write; on success it becomes `target` (replacing one only when `overwrite`), on any
@@ -48,7 +57,7 @@ def published(target: Path, overwrite: bool) -> Iterator[Path]:
     check_target(target, overwrite)
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(target)
         yield partial
         if overwrite:
             os.replace(partial, target)

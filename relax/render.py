@@ -12,6 +12,7 @@ from relax.cache import AudioCache
 from relax.clips import ClipStore
 from relax.encode import encode, ffmpeg, format_of, session_blocks
 from relax.mixer import Mixer, SoundBank
+from relax.page import write_page
 from relax.plan import Plan
 from relax.prepare import prepare
 from relax.publish import OutputError, published
@@ -82,10 +83,24 @@ def render_audio(mixer: Mixer, output: AudioOutput, on_progress: Callable[[int, 
     if kind == "wav":
         return render_wav(mixer, output.target, on_progress, overwrite=output.overwrite)
     with published(output.target, output.overwrite) as partial:
-        encode(mixer, output.target, partial, kind, output.quality, chapters(mixer.schedule, output.nested),
-               on_progress)
+        if kind == "html":
+            _write_page(mixer, output, partial, on_progress)
+        else:
+            encode(mixer, output.target, partial, kind, output.quality, chapters(mixer.schedule, output.nested),
+                   on_progress)
     return RenderResult(output.target, (mixer.schedule.total_frames() or 0) / mixer.format.rate,
                         output.target.stat().st_size)
+
+
+def _write_page(mixer: Mixer, output: AudioOutput, partial: Path, on_progress: Callable[[int, int], None] | None) -> None:
+    """The session page: the audio encoded to mp3 beside `partial` first, then embedded in it."""
+    audio = partial.with_name(partial.name + ".mp3")
+    try:
+        encode(mixer, output.target, audio, "mp3", output.quality, [], on_progress)
+        with open(audio, "rb") as sound, open(partial, "wb") as page:
+            write_page(mixer.schedule, sound, page, output.nested)
+    finally:
+        audio.unlink(missing_ok=True)
 
 
 def session_mixer(plan: Plan, settings: SpeechSettings, cache: AudioCache, sound: SessionSound) -> Mixer:

@@ -120,11 +120,13 @@ def _left(folder: Path) -> list[str]:
 def test_mistakes_are_one_line_and_leave_no_file(folder: Path, tmp_path: Path) -> None:
     (folder / "taken.mp3").write_text("mine")
     cases = {
-        ("-o", "s.aiff"): "Error: s.aiff: '.aiff' is not a format relax writes (wav, mp3, ogg, opus, flac, m4a); "
-                          "name the file something.mp3, or give --format",
-        ("-o", "session"): "Error: session: no suffix to tell the format (wav, mp3, ogg, opus, flac, m4a); name the "
-                           "file something.mp3, or give --format",
+        ("-o", "s.aiff"): "Error: s.aiff: '.aiff' is not a format relax writes (wav, mp3, ogg, opus, flac, m4a, "
+                          "html); name the file something.mp3, or give --format",
+        ("-o", "session"): "Error: session: no suffix to tell the format (wav, mp3, ogg, opus, flac, m4a, html); name "
+                           "the file something.mp3, or give --format",
         ("-o", "taken.mp3"): "Error: taken.mp3: already exists (use --force to replace it)",
+        ("-o", "taken.mp3/s.html"): "Error: taken.mp3/s.html: cannot write (taken.mp3 is a file, not a folder)",
+        ("-o", "taken.mp3/new/s.mp3"): "Error: taken.mp3/new/s.mp3: cannot write (taken.mp3 is a file, not a folder)",
     }
     for args, error in cases.items():
         assert run("render", "evening.yaml", "--engine", "espeak", *args)[::2] == (1, error + "\n")
@@ -154,7 +156,7 @@ def test_no_ffmpeg_is_one_line_before_any_work(folder: Path) -> None:
     assert _left(folder) == ["bin", "evening.yaml"]
 
 
-@pytest.mark.parametrize("kind", ["mp3", "wav"])
+@pytest.mark.parametrize("kind", ["mp3", "wav", "html"])
 def test_a_file_size_limit_leaves_nothing(kind: str, folder: Path) -> None:
     # RLIMIT_FSIZE is a real write failure (EFBIG, or ffmpeg stopped by SIGXFSZ), as a full disk is. The clips are
     # made first, without it: the limit is for the output.
@@ -172,7 +174,7 @@ def test_a_full_disk_leaves_nothing(folder: Path) -> None:
                                            capture_output=True).returncode != 0:
         pytest.skip("mounting a small tmpfs needs root")
     try:
-        for kind in ("m4a", "wav"):
+        for kind in ("m4a", "wav", "html"):
             code, _, err = run("render", "evening.yaml", "-o", f"disk/s.{kind}", "--engine", "espeak")
             assert code == 1 and "No space left on device" in err and len(err.splitlines()) == 1, err
             assert err.startswith(f"Error: disk/s.{kind}: ")
