@@ -186,3 +186,20 @@ def test_a_full_disk_leaves_nothing(folder: Path) -> None:
     finally:
         subprocess.run(["umount", str(disk)], check=True)
     assert shutil.which("ffmpeg")
+
+
+def test_a_long_render_shows_its_progress_on_a_terminal_only(folder: Path) -> None:
+    import pexpect
+
+    child = pexpect.spawn(sys.executable, ["-m", "relax.cli", "render", "pmr-short", "-o", "long.mp3", "--engine",
+                                           "espeak"], env={**os.environ, "TERM": "xterm"}, dimensions=(24, 100),
+                          timeout=120, encoding="utf-8")
+    child.expect(r"Synthesizing\s+\[[#-]*\]\s+\d+%")
+    child.expect(r"Writing\s+\[[#-]*\]\s+\d+%")
+    child.expect(r"Wrote long\.mp3 \(")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    # Piped (CliRunner's output is not a terminal): the result line alone.
+    code, out, err = run("render", "pmr-short", "-o", "again.mp3", "--engine", "espeak")
+    assert (code, err) == (0, "") and out.startswith("Wrote again.mp3 (") and out.count("\n") == 1
