@@ -11,7 +11,8 @@ ROUTINE ?= back-pain-relief
 # NEURAL=0 skips the optional Piper voice (GPL-3.0-or-later).
 NEURAL ?= 1
 COMMA := ,
-EXTRAS := test$(if $(filter 1,$(NEURAL)),$(COMMA)neural)
+# charts: matplotlib, for relax stats --png.
+EXTRAS := test$(COMMA)charts$(if $(filter 1,$(NEURAL)),$(COMMA)neural)
 SYSTEM_PACKAGES := espeak-ng libespeak-ng1 pulseaudio pulseaudio-utils libasound2-plugins libasound2-dev gcc ffmpeg
 # Only the tests need these: the session page is opened in Debian's Chromium, driven by Playwright.
 TEST_SYSTEM_PACKAGES := chromium

@@ -23,9 +23,13 @@ from relax.prepare import exact_schedule, fitted_plan, prepare, settings_for
 from relax.player import PlayerKind
 from relax.encode import FORMATS
 from relax.render import AudioOutput, check_target, render_plan
-from relax.report import handout_markdown, list_rows, timeline_text
+from relax.report import handout_markdown, history_text, list_rows, timeline_text
 from relax.transcript import TextOutputs
 from relax.schedule import build_schedule
+from relax.recording import Ratings, session_recorder
+from relax.history import (history_export, history_forget, history_note, history_rate, history_records, history_repair,
+                           to_csv)
+from relax.stats import history_stats, stats_text, write_png
 from relax.session import play_session, preview_ambience
 from relax.sound import session_sound
 from relax.routine import Engine, routine_json_schema
@@ -181,6 +185,32 @@ class Length(click.ParamType):  # type: ignore[type-arg]  # generic only in newe
         return seconds
 
 
+class Rating(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
+    """A rating from 0 to 10."""
+
+    name = "0-10"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        label = param.opts[0] if isinstance(param, click.Option) else "rating"
+        text = TEXT.convert(value, param, ctx).strip()
+        if not text.isdigit() or int(text) > 10:
+            raise UsageError(f"{label}: a rating is a whole number from 0 to 10, not {brief(value)}")
+        return int(text)
+
+
+def rating_options(command: Any) -> Any:
+    """--before, --after, --pain-before, --pain-after and --no-ratings."""
+    for option in reversed([
+        click.option("--before", "tension_before", type=Rating(), help="How tense you are before (0-10): recorded, not asked."),
+        click.option("--after", "tension_after", type=Rating(), help="How tense you are after (0-10): recorded, not asked."),
+        click.option("--pain-before", type=Rating(), help="How much pain before (0-10), for routines that track it."),
+        click.option("--pain-after", type=Rating(), help="How much pain after (0-10), for routines that track it."),
+        click.option("--no-ratings", is_flag=True, help="Do not ask how tense you are (or ratings = false in relax.toml)."),
+    ]):
+        command = option(command)
+    return command
+
+
 length_option = click.option(
     "--length", type=Length(), metavar="DURATION",
     help="Fit the session to this length (like 15m) by scaling its pauses, holds and breaths; never speech.")
@@ -259,11 +289,13 @@ def show(routine: str, sets: tuple[str, ...], pace: float, engine: str | None, v
 @click.option("--no-audio", is_flag=True, help="Guide in text only, in real time.")
 @click.option("--start-at", metavar="SECTION", type=TEXT, help="Begin at this section.")
 @length_option
+@rating_options
 @click.pass_context
 def play(ctx: click.Context, routine: str, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None,
          rate: int | None, volume: float | None, cache_dir: Path | None, workers: int | None, ambience: str | None,
          ambience_volume: float | None, bell_volume: float | None, player: str | None, no_audio: bool,
-         start_at: str | None, length: float | None) -> None:
+         start_at: str | None, length: float | None, tension_before: int | None, tension_after: int | None,
+         pain_before: int | None, pain_after: int | None, no_ratings: bool) -> None:
     """Guide a session of ROUTINE: speech, timed holds, breaths and bells, an ambience bed if asked for,
     with keys to pause, skip and set volumes.
 
@@ -275,13 +307,19 @@ def play(ctx: click.Context, routine: str, sets: tuple[str, ...], pace: float, e
     plan = _fit(_plan(routine, sets, pace, engine, voice, rate, volume, config), length, cache_dir, workers)
     sound = session_sound(plan, config, ambience=ambience, ambience_volume=ambience_volume, bell_volume=bell_volume)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    ratings = Ratings(tension_before, tension_after, pain_before, pain_after,
+                      ask=interactive and not no_ratings and config.ratings is not False)
+    settings = settings_for(plan)
+    recorder = session_recorder(plan, settings, ratings, warn=lambda line: click.echo(line, err=True))
     try:
-        summary = play_session(plan, settings_for(plan), _cache(cache_dir), sound, player=_player(player, no_audio, config),
-                               start_at=start_at, interactive=interactive, workers=workers)
+        summary = play_session(plan, settings, _cache(cache_dir), sound, player=_player(player, no_audio, config),
+                               start_at=start_at, interactive=interactive, workers=workers, recorder=recorder)
     except KeyboardInterrupt:
         click.echo("Stopped before the session began.")
         ctx.exit(130)
     click.echo(summary.line())
+    for line in recorder.warnings:
+        click.echo(line, err=True)
     if ctx.obj.get("debug"):
         click.echo(summary.debug_line(), err=True)
     ctx.exit(summary.exit_code)
@@ -457,6 +495,64 @@ def cache_prune(cache_dir: Path | None, max_size: str) -> None:
     """Delete the least recently used clips until the cache fits --max-size."""
     removed, left = _cache(cache_dir).prune(parse_size(max_size))
     click.echo(f"Removed {removed} clips; {format_size(left)} left")
+
+
+@cli.command()
+@click.option("--routine", type=TEXT, help="Only the sessions of this routine.")
+@click.option("--since", type=TEXT, metavar="DATE", help="Only sessions from this day on (YYYY-MM-DD, your time zone).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: a list of sessions.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one row per session.")
+@click.option("--forget", is_flag=True, help="Delete sessions for good (all of them, or those before --before).")
+@click.option("--before", type=TEXT, metavar="DATE", help="With --forget: only sessions before this day.")
+@click.option("--repair", is_flag=True, help="Move an unreadable history file aside and start a new one.")
+def history(routine: str | None, since: str | None, as_json: bool, as_csv: bool, forget: bool, before: str | None,
+            repair: bool) -> None:
+    """Your past sessions: when, which routine, minutes, how each ended, and tension and pain before and after.
+    Everything stays on this machine, in history.db in the data folder."""
+    if repair:
+        click.echo(history_repair())
+    elif forget:
+        click.echo(history_forget(before))
+    else:
+        records = history_records(routine, since)
+        click.echo(json.dumps([r.to_json() for r in records], indent=2, ensure_ascii=False) if as_json else
+                   to_csv(records).rstrip("\n") if as_csv else history_text(records))
+
+
+@cli.command()
+@rating_options
+def rate(tension_before: int | None, tension_after: int | None, pain_before: int | None, pain_after: int | None,
+         no_ratings: bool) -> None:
+    """Rate the last session afterwards: --after N (how tense, 0-10), and --before, --pain-before, --pain-after."""
+    click.echo(history_rate(tension_before, tension_after, pain_before, pain_after))
+
+
+@cli.command()
+@click.argument("text", type=TEXT)
+def note(text: str) -> None:
+    """Attach a note to the last session, like "felt it in the left hip"."""
+    click.echo(history_note(text))
+
+
+@cli.command()
+@click.option("--weeks", type=click.IntRange(1, 520), default=8, show_default=True, help="Weeks the charts cover.")
+@click.option("--png", type=click.Path(path_type=Path), help="Also draw the charts into this PNG file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def stats(weeks: int, png: Path | None, as_json: bool) -> None:
+    """Your practice: minutes a week, sessions, streaks, and how tension and pain change, as charts."""
+    figures = history_stats(weeks)
+    click.echo(json.dumps(figures.to_json(), indent=2, ensure_ascii=False) if as_json else stats_text(figures))
+    if png is not None:
+        write_png(figures, png)
+        click.echo(f"Wrote {png}")
+
+
+@cli.command("export-history")
+@click.argument("output", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the file if it exists.")
+def export_history(output: Path, force: bool) -> None:
+    """Write every session to a CSV file, for a therapist's own records."""
+    click.echo(history_export(output, force))
 
 
 @cli.command()

@@ -66,6 +66,8 @@ class Config:
     """Speaking rate in words per minute, 80 to 400."""
     player: str | None = None
     """Audio output library: miniaudio or simpleaudio."""
+    ratings: bool | None = None
+    """Whether `relax play` asks the before-and-after ratings on a terminal (default: it does)."""
     path: Path | None = None
     """The file these settings came from; None when there was none."""
 
@@ -180,6 +182,12 @@ def _rate(value: Any) -> int:
     raise _bad(value, f"must be a whole number of words per minute from {low} to {high}")
 
 
+def _switch(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise _bad(value, "must be true or false")
+
+
 def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if isinstance(value, str) and value in choices:
@@ -209,6 +217,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "voice": _text("a voice name or a Piper .onnx file"),
     "rate": _rate,
     "player": _choice(PLAYERS),
+    "ratings": _switch,
 }
 
 

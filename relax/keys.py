@@ -54,16 +54,21 @@ class KeyReader:
         if self._saved is not None:
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
 
-    def read(self, timeout: float, wake: int | None = None) -> list[Key]:
-        """Keys pressed within `timeout` seconds (arrow keys arrive as escape sequences); returns early
-        when `wake` (a signal's wakeup pipe) becomes readable."""
+    def typed(self, timeout: float | None, wake: int | None = None) -> str:
+        """What was typed within `timeout` seconds (None: until something is), as it came; returns early, with
+        nothing, when `wake` (a signal's wakeup pipe) becomes readable."""
         watched = [self.fd] if wake is None else [self.fd, wake]
         ready, _, _ = select.select(watched, [], [], timeout)
         if wake is not None and wake in ready:
             os.read(wake, 64)
         if self.fd not in ready:
-            return []
-        data = os.read(self.fd, 64).decode("utf-8", "ignore")
+            return ""
+        return os.read(self.fd, 64).decode("utf-8", "ignore")
+
+    def read(self, timeout: float, wake: int | None = None) -> list[Key]:
+        """Keys pressed within `timeout` seconds (arrow keys arrive as escape sequences); returns early
+        when `wake` (a signal's wakeup pipe) becomes readable."""
+        data = self.typed(timeout, wake)
         keys: list[Key] = []
         while data:
             sequence = data[:3] if data.startswith("\x1b[") else data[0]

@@ -165,6 +165,12 @@ class Plan:
     description: str = ""
     author: str = ""
     tags: tuple[str, ...] = ()
+    path: str = ""
+    """The routine file, absolute."""
+    params: Mapping[str, object] = field(default_factory=dict)
+    """The params in force: the routine's defaults with --set values over them."""
+    track: tuple[str, ...] = ()
+    """What to rate besides tension ("pain")."""
     min_pause: float = DEFAULT_MIN_PAUSE
     """Fitting to a length shortens no scalable silence below this (one written shorter stays as it is)."""
     max_scale: float = DEFAULT_MAX_SCALE
@@ -340,6 +346,9 @@ def expand(
         description=" ".join(routine.description.split()),
         author=routine.author,
         tags=tuple(routine.tags),
+        path=str(path.resolve()),
+        params=dict(params),
+        track=tuple(item.value for item in routine.track),
         min_pause=routine.min_pause if routine.min_pause is not None else DEFAULT_MIN_PAUSE,
         max_scale=routine.max_scale if routine.max_scale is not None else DEFAULT_MAX_SCALE,
     )

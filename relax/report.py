@@ -1,4 +1,5 @@
-"""Plain-text reports for the terminal: the timeline of `relax show` and the rows of `relax list`."""
+"""Plain-text reports for the terminal: the timeline of `relax show`, the rows of `relax list` and the
+sessions of `relax history`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from relax.duration import format_duration
 from relax.errors import RelaxError
+from relax.history import SessionRecord, local_time
 from relax.library import RoutineRef
 from relax.pcm import SESSION_RATE
 from relax.plan import CueKind, Role, plan_for
@@ -168,3 +170,25 @@ def list_rows(refs: list[RoutineRef], tags: tuple[str, ...] = ()) -> list[ListRo
             rows.append(ListRow(ref.name, plan.title, schedule.duration, origin, str(ref.path), None, plan.tags,
                                 plan.author, plan.description))
     return rows
+
+
+def _change(before: int | None, after: int | None) -> str:
+    if before is None and after is None:
+        return "-"
+    return f"{'-' if before is None else before} -> {'-' if after is None else after}"
+
+
+def history_text(records: list[SessionRecord]) -> str:
+    """The sessions as aligned rows, oldest first, times in the user's time zone."""
+    if not records:
+        return "No sessions yet: relax play ROUTINE starts one."
+    rows = [("When", "Routine", "Minutes", "Ended", "Tension", "Pain")]
+    for record in records:
+        rows.append((local_time(record.started).strftime("%Y-%m-%d %H:%M"), record.routine,
+                     f"{record.seconds_played / 60:.1f}", record.outcome,
+                     _change(record.tension_before, record.tension_after), _change(record.pain_before, record.pain_after)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.rjust(width) if i == 2 else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths)))
+             .rstrip() for row in rows]
+    notes = [f"  note on {local_time(r.started).strftime('%Y-%m-%d %H:%M')}: {r.note}" for r in records if r.note]
+    return "\n".join(lines + notes)

@@ -106,6 +106,12 @@ class CueStyle(str, Enum):
     silent = "silent"
 
 
+class Tracked(str, Enum):
+    """What a session asks the listener to rate, besides tension."""
+
+    pain = "pain"
+
+
 class BellSound(str, Enum):
     """Synthesized bell sounds."""
 
@@ -383,6 +389,8 @@ class Routine(Model):
     params: dict[str, ParamValue] = Field(default_factory=dict, description="names usable as {name}, with defaults")
     pronounce: dict[str, PronunciationValue] = Field(default_factory=dict, description=(
         "how the voice says a word or phrase: a respelling, or {say, espeak, piper}; captions keep the written word"))
+    track: list[Tracked] = Field(default_factory=list, description=(
+        "what to ask about before and after a session besides tension: [pain] for the back routines"))
     min_pause: Duration | None = Field(None, description=(
         "--length shortens no pause, hold or breath phase below this (default 5 s; shorter ones stay as written)"))
     max_scale: float | None = Field(None, ge=1.0, le=10.0, description=(

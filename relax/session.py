@@ -21,6 +21,7 @@ from relax.errors import UsageError
 from relax.keys import Key, KeyReader
 from relax.mixer import HORIZON, SoundBank
 from relax.plan import SECTION_SEPARATOR, Cue, CueKind, Plan, Role
+from relax.recording import SessionRecorder
 from relax.player import Player, PlayerKind, PlayerUnavailable, SilentPlayer, open_player
 from relax.schedule import Schedule, build_schedule
 from relax.silence import stderr_for_python_only
@@ -55,6 +56,11 @@ class SessionSummary:
     @property
     def interrupted(self) -> bool:
         return self.signal is not None
+
+    @property
+    def outcome(self) -> str:
+        """How it ended, as the history keeps it: finished, quit (a key) or interrupted (a signal)."""
+        return "finished" if self.finished else "interrupted" if self.interrupted else "quit"
 
     @property
     def exit_code(self) -> int:
@@ -129,8 +135,10 @@ class Session:
     """Runs one session to its end, a quit, or a stop signal."""
 
     def __init__(self, placer: Placer, player: Player, view: View, keys: KeyReader | None, signals: StopSignals,
-                 clips: BackgroundClips | None = None, exact: Schedule | None = None) -> None:
+                 clips: BackgroundClips | None = None, exact: Schedule | None = None,
+                 recorder: SessionRecorder | None = None) -> None:
         self.placer = placer
+        self.recorder = recorder
         self.schedule = placer.schedule
         self.player = player
         self.view = view
@@ -169,7 +177,10 @@ class Session:
                 failure = (self.feeder.error if self.feeder else None) or (self.clips.failure() if self.clips else None)
                 if failure:
                     raise failure
-                self.view.show(self.state())
+                state = self.state()
+                self.view.show(state)
+                if self.recorder is not None:
+                    self.recorder.progress(state.elapsed, state.section)
                 if self.keys:
                     keys = self.keys.read(TICK, wake=self.signals.wakeup)
                 else:
@@ -234,13 +245,17 @@ def _step_start(schedule: Schedule, index: int) -> int:
 
 def play_session(plan: Plan, settings: SpeechSettings | None, cache: AudioCache, sound: SessionSound, *,
                  player: PlayerKind | None, start_at: str | None = None, interactive: bool = False,
-                 workers: int | None = None, text_fallback: bool = True) -> SessionSummary:
+                 workers: int | None = None, text_fallback: bool = True,
+                 recorder: SessionRecorder | None = None) -> SessionSummary:
     """Guide one session; `player=None` guides in text only, and so does a missing device when `text_fallback`.
-    Missing speech is synthesized ahead of playback (`settings=None`: a plan without speech)."""
+    Missing speech is synthesized ahead of playback (`settings=None`: a plan without speech). A `recorder` asks
+    the ratings and keeps the session in the history."""
     signals = StopSignals()
     with signals.installed(), stderr_for_python_only():
+        if recorder is not None:
+            recorder.wake = lambda: signals.wakeup
         return _play(plan, settings, cache, sound, player=player, start_at=start_at, interactive=interactive,
-                     workers=workers, signals=signals, text_fallback=text_fallback)
+                     workers=workers, signals=signals, text_fallback=text_fallback, recorder=recorder)
 
 
 PREVIEW_SECONDS = 10.0
@@ -273,31 +288,41 @@ def _header(plan: Plan, interactive: bool) -> None:
 
 def _play(plan: Plan, settings: SpeechSettings | None, cache: AudioCache, sound: SessionSound, *, player: PlayerKind | None,
           start_at: str | None, interactive: bool, workers: int | None, signals: StopSignals,
-          text_fallback: bool) -> SessionSummary:
+          text_fallback: bool, recorder: SessionRecorder | None) -> SessionSummary:
     first_index = start_index(plan, start_at)
     cache.ensure()
     beds = sound.load_beds(cache.root)
     clips = BackgroundClips(cache, settings, plan, workers) if settings else None
     feeder: Feeder | None = None
+    keys = KeyReader() if interactive else None
     try:
         schedule = Schedule(plan, sound.rate)
         bank = SoundBank()
         placer = Placer(schedule, bank, clips or NoSpeech())
-        if settings is not None:
-            _header(plan, interactive)
-        first = placer.through_index(first_index).start
-        mixer = sound.mixer(schedule, bank, beds, begin=first)
-        placer.through_frame(first + round(READY_SECONDS * schedule.rate))
-        stream = LiveStream(mixer, first)
-        chosen = _player(player, stream, placer, text_fallback)
-        view: View = NoView() if settings is None else LiveView() if interactive else PlainView(sys.stdout)
-        keys = KeyReader() if interactive else None
         with keys or contextlib.nullcontext():
+            if settings is not None:
+                _header(plan, interactive)
+            if recorder is not None:  # the first clips are synthesized meanwhile
+                recorder.ready(keys, build_schedule(plan, schedule.rate).duration)
+            first = placer.through_index(first_index).start
+            mixer = sound.mixer(schedule, bank, beds, begin=first)
+            placer.through_frame(first + round(READY_SECONDS * schedule.rate))
+            stream = LiveStream(mixer, first)
+            chosen = _player(player, stream, placer, text_fallback)
+            view: View = NoView() if settings is None else LiveView() if interactive else PlainView(sys.stdout)
             exact = clips.exact_schedule() if clips and clips.ready() else None
-            session = Session(placer, chosen, view, keys, signals, clips, exact)
+            session = Session(placer, chosen, view, keys, signals, clips, exact, recorder)
             feeder = session.feeder = Feeder(placer, stream)
             feeder.start()
-            return session.run()
+            try:
+                summary = session.run()
+            except Exception:
+                if recorder is not None:
+                    recorder.ended("crashed", chosen.position / schedule.rate, session.total_frames() / schedule.rate, None)
+                raise
+            if recorder is not None:
+                recorder.ended(summary.outcome, summary.elapsed, summary.total, keys)
+            return summary
     finally:
         if feeder is not None:
             feeder.close()

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from disk import small_disk
 from pulse import samples_of
 
 from relax.cache import AudioCache
@@ -168,12 +169,7 @@ def test_a_file_size_limit_leaves_nothing(kind: str, folder: Path) -> None:
 
 
 def test_a_full_disk_leaves_nothing(folder: Path) -> None:
-    disk = folder / "disk"
-    disk.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(disk)],
-                                           capture_output=True).returncode != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    try:
+    with small_disk(folder / "disk", 16) as disk:
         for kind in ("m4a", "wav", "html"):
             code, _, err = run("render", "evening.yaml", "-o", f"disk/s.{kind}", "--engine", "espeak")
             assert code == 1 and "No space left on device" in err and len(err.splitlines()) == 1, err
@@ -183,8 +179,6 @@ def test_a_full_disk_leaves_nothing(folder: Path) -> None:
         code, _, err = run("prepare", "evening.yaml", "--engine", "espeak", "--cache-dir", "disk/cache")
         assert (code, err.split(" needs about ")[0]) == (1, "Error: the audio cache at disk/cache")
         assert err.rstrip().endswith("free") and len(err.splitlines()) == 1
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
     assert shutil.which("ffmpeg")
 
 
