@@ -10,7 +10,7 @@ import pytest
 from relax.config import Config, ConfigError, config_path, load_config
 from relax.errors import RelaxError
 
-KNOWN = "ambience, ambience_volume, voice_volume, bell_volume, engine, voice, rate, player"
+KNOWN = "ambience, ambience_volume, voice_volume, bell_volume, engine, voice, rate, player, ratings"
 RATE = "must be a whole number of words per minute from 80 to 400"
 
 
@@ -68,6 +68,7 @@ player = "simpleaudio"
     ('engine = "auto"', "engine", "auto"),
     ('engine = "espeak"', "engine", "espeak"),
     ('player = "miniaudio"', "player", "miniaudio"),
+    ("ratings = false", "ratings", False),
     ("rate = 80", "rate", 80),
     ("rate = 400", "rate", 400),
     ("rate = 150.0", "rate", 150),
@@ -201,6 +202,7 @@ def test_not_utf8_is_located(here: Path) -> None:
     ('engine = "Piper"\n', "1:1: engine: must be one of: auto, espeak, piper, not 'Piper'"),
     ('engine = { name = "piper" }\n', "1:1: engine: must be one of: auto, espeak, piper, not a table"),
     ('player = "pyaudio"\n', "1:1: player: must be one of: miniaudio, simpleaudio, not 'pyaudio'"),
+    ('ratings = "no"\n', "1:1: ratings: must be true or false, not 'no'"),
     ('[player]\nname = "miniaudio"\n', "1:2: player: must be one of: miniaudio, simpleaudio, not a table"),
     ('rate.value = 100\n', f"1:1: rate: {RATE}, not a table"),
     ('voice = ""\n', "1:1: voice: must not be empty"),

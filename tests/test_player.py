@@ -115,7 +115,7 @@ def test_without_an_audio_device_the_session_is_guided_in_text(routine: Path) ->
 
 
 def spawn(routine: Path, env: dict[str, str], *extra: str) -> pexpect.spawn:
-    return pexpect.spawn(sys.executable, ["-m", "relax.cli", "play", str(routine), "--engine", "espeak", *extra],
+    return pexpect.spawn(sys.executable, ["-m", "relax.cli", "play", str(routine), "--engine", "espeak", "--no-ratings", *extra],
                          env={**env, "TERM": "xterm-256color"}, dimensions=(30, 100), timeout=30, encoding="utf-8")
 
 
@@ -159,7 +159,7 @@ def test_quit_key_stops_sound_at_once_and_restores_the_terminal(pulse: PulseServ
     env = environment(pulse)
     relax("prepare", str(routine), "--engine", "espeak", env=env)
     recorder = Recorder(pulse, tmp_path / "heard.raw")
-    command = f"{sys.executable} -m relax.cli play {routine} --engine espeak; echo exit=$?; stty -a"
+    command = f"{sys.executable} -m relax.cli play {routine} --engine espeak --no-ratings; echo exit=$?; stty -a"
     child = pexpect.spawn("sh", ["-c", command], env={**env, "TERM": "xterm-256color"}, dimensions=(30, 100),
                           timeout=30, encoding="utf-8")
     wait_for_sound(recorder)
