@@ -12,10 +12,11 @@ import pytest
 
 
 @contextlib.contextmanager
-def small_disk(folder: Path, kilobytes: int) -> Iterator[Path]:
-    """A tmpfs of `kilobytes` mounted at `folder`: a real full disk (skips the test without root)."""
+def small_disk(folder: Path, kilobytes: int, read_only: bool = False) -> Iterator[Path]:
+    """A tmpfs of `kilobytes` mounted at `folder`: a real full (or read-only) disk; skips the test without root."""
     folder.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs", str(folder)],
+    options = f"size={kilobytes}k" + (",ro" if read_only else "")
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
                                            capture_output=True).returncode != 0:
         pytest.skip("mounting a small tmpfs needs root")
     try:

@@ -212,9 +212,11 @@ def test_two_sessions_at_once_both_record() -> None:
     assert sorted(row["routine"] for row in rows) == ["first"] * 40 + ["second"] * 40
 
 
-def test_a_full_disk_loses_the_history_not_the_session(tiny: Path, tmp_path: Path) -> None:
-    with small_disk(tmp_path / "disk", 12) as disk:
-        (disk / "filler").write_bytes(b"x" * 12 * 1024)  # as full as it gets
+@pytest.mark.parametrize("read_only", [False, True], ids=["full", "read-only"])
+def test_a_full_or_read_only_disk_loses_the_history_not_the_session(tiny: Path, tmp_path: Path, read_only: bool) -> None:
+    with small_disk(tmp_path / "disk", 12, read_only) as disk:
+        if not read_only:
+            (disk / "filler").write_bytes(b"x" * 12 * 1024)  # as full as it gets
         env = {**os.environ, "RELAX_DATA_DIR": str(disk / "data")}
         done = subprocess.run([sys.executable, "-m", "relax.cli", "play", str(tiny), "--no-audio", "--engine", "espeak"],
                               env=env, capture_output=True, text=True, timeout=60)
@@ -330,3 +332,14 @@ def test_stats_from_the_history_through_the_command(tiny: Path, tmp_path: Path) 
     assert code == 0 and out.endswith(f"Wrote {tmp_path / 'progress.png'}\n")
     assert (tmp_path / "progress.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert run("stats", "--weeks", "0")[0] == 2
+
+
+def test_ratings_false_in_the_config_asks_nothing(tiny: Path, tmp_path: Path) -> None:
+    assert run("prepare", str(tiny), "--engine", "espeak")[0] == 0
+    config = tmp_path / "relax.toml"
+    config.write_text("ratings = false\n")
+    child = pexpect.spawn(sys.executable, ["-m", "relax.cli", "play", str(tiny), "--no-audio", "--engine", "espeak"],
+                          env={**relax_env(), "RELAX_CONFIG": str(config)}, dimensions=(30, 100), timeout=30,
+                          encoding="utf-8")
+    assert child.expect(["How tense", "Session complete"]) == 1
+    child.expect(pexpect.EOF)
