@@ -374,7 +374,7 @@ class _Grammar:
             "title": (0.7, self.title), "description": (0.25, self.description), "author": (0.15, self.author),
             "tags": (0.25, self.tags), "language": (0.15, self.language), "safety": (0.25, self.safety),
             "voice": (0.25, self.voice), "ambience": (0.15, self.ambience), "pronounce": (0.15, self.pronounce),
-            "min_pause": (0.1, self.duration), "max_scale": (0.1, self.max_scale),
+            "min_pause": (0.1, self.duration), "max_scale": (0.1, self.max_scale), "track": (0.1, self.track),
             "steps": (1.0 if not self.bad(0.03) else 0.0, lambda: self.steps(0)),
         }
         for key, (share, make) in makers.items():
@@ -384,7 +384,7 @@ class _Grammar:
             doc[rng.choice(UNKNOWN_KEYS)] = self.text()
         padding = self.enlarge(doc) if self.scale == "big" else 0
         order = ["title", "description", "author", "tags", "language", "safety", "voice", "ambience", "params",
-                 "pronounce", "min_pause", "max_scale", "steps"]
+                 "pronounce", "track", "min_pause", "max_scale", "steps"]
         keys = list(doc)
         if self.canonical:
             keys.sort(key=lambda k: order.index(k) if k in order else len(order))
@@ -753,6 +753,11 @@ class _Grammar:
         if self.chance(0.2):
             step["fixed"] = self.rng.choice((True, False, "maybe", 1, None)) if self.bad(0.3) else True
         return step
+
+    def track(self) -> object:
+        if self.bad(0.3):
+            return self.rng.choice(("pain", ["tension"], [None], [["pain"]], {"pain": 1}, ["PAIN"], ""))
+        return self.rng.choice((["pain"], []))
 
     def max_scale(self) -> object:
         if self.bad(0.3):
