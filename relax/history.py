@@ -36,6 +36,10 @@ class HistoryError(RelaxError):
     """The history file cannot be used."""
 
 
+class CorruptHistory(HistoryError):
+    """The file is not a relax history (damaged, another program's, or from a newer relax): left as it is."""
+
+
 @dataclass(frozen=True)
 class SessionRecord:
     """One session as `relax history --json` shows it."""
@@ -165,10 +169,13 @@ class History:
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self._migrate()
+        except sqlite3.OperationalError as exc:  # locked, read-only, a full disk: the file itself may be fine
+            self.db.close()
+            raise HistoryError(f"cannot use the history {self.path}: {_reason(exc)}") from None
         except sqlite3.DatabaseError as exc:
             self.db.close()
-            raise HistoryError(f"{self.path} is not a relax history ({_reason(exc)}); it is left as it is: "
-                               "`relax history --repair` moves it aside and starts a new one") from None
+            raise CorruptHistory(f"{self.path} is not a relax history ({_reason(exc)}); it is left as it is: "
+                                 "`relax history --repair` moves it aside and starts a new one") from None
 
     def close(self) -> None:
         self.db.close()
@@ -186,6 +193,8 @@ class History:
     def _migrate(self) -> None:
         if self.version > len(MIGRATIONS):
             raise sqlite3.DatabaseError(f"it is version {self.version}, from a newer relax than this one")
+        if self.version > 0 and not self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sessions'").fetchone():
+            raise sqlite3.DatabaseError("it has no sessions table")
         if self.version == len(MIGRATIONS):
             return
         with self._write():
@@ -204,8 +213,15 @@ class History:
                 self.db.execute("ROLLBACK")
                 raise
             self.db.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:  # full, read-only, locked too long, or damaged since it was opened
             raise HistoryError(f"cannot write the history {self.path}: {_reason(exc)}") from None
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        try:
+            yield self.db
+        except sqlite3.Error as exc:
+            raise HistoryError(f"cannot read the history {self.path}: {_reason(exc)}") from None
 
     def start(self, start: SessionStart) -> int:
         """Record a session that is starting; its id."""
@@ -233,7 +249,8 @@ class History:
                         session))
 
     def last_id(self) -> int | None:
-        row = self.db.execute("SELECT id FROM sessions ORDER BY started DESC, id DESC LIMIT 1").fetchone()
+        with self._reading() as db:
+            row = db.execute("SELECT id FROM sessions ORDER BY started DESC, id DESC LIMIT 1").fetchone()
         return int(row[0]) if row else None
 
     def rate(self, session: int | None = None, **ratings: int | None) -> SessionRecord:
@@ -263,7 +280,8 @@ class History:
         return chosen
 
     def record(self, session: int) -> SessionRecord:
-        row = self.db.execute(f"SELECT {', '.join(RECORD_FIELDS)} FROM sessions WHERE id = ?", (session,)).fetchone()
+        with self._reading() as db:
+            row = db.execute(f"SELECT {', '.join(RECORD_FIELDS)} FROM sessions WHERE id = ?", (session,)).fetchone()
         if row is None:
             raise HistoryError(f"no session {session} in the history")
         return SessionRecord(*row)
@@ -280,10 +298,12 @@ class History:
             args.append(since)
         if where:
             query += " WHERE " + " AND ".join(where)
-        return [SessionRecord(*row) for row in self.db.execute(query + " ORDER BY started, id", args)]
+        with self._reading() as db:
+            return [SessionRecord(*row) for row in db.execute(query + " ORDER BY started, id", args)]
 
     def routines(self) -> list[str]:
-        return [row[0] for row in self.db.execute("SELECT DISTINCT routine FROM sessions ORDER BY routine")]
+        with self._reading() as db:
+            return [row[0] for row in db.execute("SELECT DISTINCT routine FROM sessions ORDER BY routine")]
 
     def forget(self, before: str | None = None) -> int:
         """Delete sessions for good (all, or those started before an ISO date or time), then vacuum; how many."""
@@ -291,7 +311,8 @@ class History:
             cursor = db.execute("DELETE FROM sessions" + (" WHERE started < ?" if before else ""),
                                 (before,) if before else ())
             removed = cursor.rowcount
-        self.db.execute("VACUUM")
+        with self._reading() as db:
+            db.execute("VACUUM")  # the deleted rows' pages are overwritten, not just unlinked
         return removed
 
 
@@ -310,8 +331,8 @@ def repair(path: Path | None = None) -> Path | None:
     try:
         History(path).close()
         return None
-    except HistoryError:
-        pass
+    except CorruptHistory:
+        pass  # a history that is only locked or read-only is not moved
     aside = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
     os.replace(path, aside)
     for suffix in ("-wal", "-shm"):

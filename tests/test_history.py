@@ -121,7 +121,8 @@ def test_bad_history_input_is_one_line(args: tuple[str, ...], message: str) -> N
     assert (code, err) == (1, message)
 
 
-def test_history_filters_csv_round_trip_and_forget() -> None:
+def test_history_filters_csv_round_trip_and_forget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     with History() as history:
         ids = [history.start(start(name)) for name in ("pmr", "cobra", "pmr")]
         history.db.execute("UPDATE sessions SET started = '2026-01-05T10:00:00Z' WHERE id = ?", (ids[0],))
@@ -343,3 +344,22 @@ def test_ratings_false_in_the_config_asks_nothing(tiny: Path, tmp_path: Path) ->
                           encoding="utf-8")
     assert child.expect(["How tense", "Session complete"]) == 1
     child.expect(pexpect.EOF)
+
+
+def test_a_locked_history_is_waited_for_and_never_moved_aside() -> None:
+    with History() as history:
+        history.start(start())
+    holder = sqlite3.connect(history_path(), timeout=0)
+    holder.execute("BEGIN EXCLUSIVE")  # another program writing for longer than the busy timeout
+    try:
+        assert run("history", "--repair")[1] == f"The history {history_path()} is fine: nothing to repair.\n"
+        assert len(sessions()) == 1  # readers go on beside a writer (WAL)
+        began = time.monotonic()
+        code, _, err = run("rate", "--after", "2")
+        assert time.monotonic() - began >= 4.5  # it waited for the other writer
+        assert code == 1 and err == f"Error: cannot write the history {history_path()}: database is locked\n"
+    finally:
+        holder.rollback()
+        holder.close()
+    assert list(history_path().parent.glob("*.broken-*")) == []
+    assert run("rate", "--after", "2")[0] == 0
