@@ -188,7 +188,7 @@ def test_render_writes_the_stream_and_never_a_partial_file(tmp_path: Path) -> No
         assert reader.getnframes() > 22050 * 10
     bad = runner.invoke(cli, ["render", str(path), "--engine", "espeak", "-o", str(tmp_path / "x.aiff")])
     assert (bad.exit_code, bad.stderr) == (
-        1, f"Error: {tmp_path / 'x.aiff'}: '.aiff' is not a format relax writes (wav, mp3, ogg, opus, flac, m4a); "
+        1, f"Error: {tmp_path / 'x.aiff'}: '.aiff' is not a format relax writes (wav, mp3, ogg, opus, flac, m4a, html); "
            "name the file something.mp3, or give --format\n")
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
