@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from render import RELAX, hour_routine  # noqa: E402
 
-from relax.encode import CODECS  # noqa: E402
+from relax.formats import CODECS  # noqa: E402
 
 RATIO_TARGET = 1.2
 MEMORY_TARGET_MB = 200

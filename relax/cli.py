@@ -5,33 +5,29 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from relax import __version__
+if TYPE_CHECKING:
+    from relax.player import PlayerKind
+
 from relax.duration import format_duration, parse_duration
 from relax.errors import RelaxError, RoutineError, UsageError, brief, one_line
 from relax.cache import AudioCache, format_size, parse_size
-from relax.config import Config, load_config
+from relax.config import PLAYERS, Config, load_config
+from relax.formats import FORMATS
 from relax.library import available, create_routine, reference
 from relax.lint import check_routine
 from relax.paths import cache_dir
 from relax.pcm import SESSION_RATE
 from relax.plan import Plan, plan_for, said_plan
 from relax.prepare import exact_schedule, fitted_plan, prepare, settings_for
-from relax.player import PlayerKind
-from relax.encode import FORMATS
-from relax.render import AudioOutput, check_target, render_plan
 from relax.report import handout_markdown, history_text, list_rows, timeline_text
 from relax.transcript import TextOutputs
 from relax.schedule import build_schedule
-from relax.recording import Ratings, session_recorder
 from relax.history import (history_export, history_forget, history_note, history_rate, history_records, history_repair,
                            to_csv)
-from relax.stats import history_stats, stats_text, write_png
-from relax.session import play_session, preview_ambience
-from relax.sound import session_sound
 from relax.routine import Engine, routine_json_schema
 from relax.speech import list_voices
 
@@ -155,11 +151,13 @@ def _progress(label: str) -> Any:
 
 
 player_option = click.option(
-    "--player", type=click.Choice([p.value for p in PlayerKind]), envvar="RELAX_PLAYER",
+    "--player", type=click.Choice(list(PLAYERS)), envvar="RELAX_PLAYER",
     help="Audio backend: miniaudio (default) or simpleaudio (or RELAX_PLAYER, or player in relax.toml).")
 
 
 def _player(player: str | None, no_audio: bool, config: Config) -> PlayerKind | None:
+    from relax.player import PlayerKind
+
     if no_audio:
         return None
     return PlayerKind(player or config.player or PlayerKind.miniaudio.value)
@@ -225,7 +223,7 @@ def _fit(plan: Plan, length: float | None, cache_dir: Path | None, workers: int 
 
 
 @click.group(cls=RelaxGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="relax")
+@click.version_option(None, "--version", prog_name="relax", package_name="relax")
 @click.option("--debug", is_flag=True, help="Show a traceback for errors.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
@@ -303,6 +301,10 @@ def play(ctx: click.Context, routine: str, sets: tuple[str, ...], pace: float, e
     a whole breathing exercise), b or left back, s next section, + and - voice volume, a and z ambience
     volume, q quit. Not on a terminal: one plain line per cue.
     """
+    from relax.recording import Ratings, session_recorder
+    from relax.session import play_session
+    from relax.sound import session_sound
+
     config = load_config()
     plan = _fit(_plan(routine, sets, pace, engine, voice, rate, volume, config), length, cache_dir, workers)
     sound = session_sound(plan, config, ambience=ambience, ambience_volume=ambience_volume, bell_volume=bell_volume)
@@ -361,6 +363,9 @@ def render(routine: str, output: Path, kind: str | None, quality: str | None, fo
     """Write a session of ROUTINE to an audio file: the same audio as `relax play` (sample for sample in WAV),
     with tags and a chapter per section in the compressed formats; or to a session page (.html) with the audio,
     captions, safety note and chapters inside."""
+    from relax.render import AudioOutput, check_target, render_plan
+    from relax.sound import session_sound
+
     config = load_config()
     audio = AudioOutput(output, kind, quality, chapters == "all", force)
     texts = TextOutputs(transcript, chapters_file, chapters == "all", force)
@@ -412,6 +417,10 @@ def say(text: str | None, routine: str | None, step: int | None, output: Path | 
         workers: int | None, player: str | None) -> None:
     """Speak TEXT, or step N of a routine, with the routine's voice and pronounce: words (and your lexicon):
     hear a wording or a pronunciation fix at once."""
+    from relax.render import check_target, render_plan
+    from relax.session import play_session
+    from relax.sound import session_sound
+
     config = load_config()
     plan = said_plan(text, routine, step, sets, _voice(engine, voice, rate, volume), _config_voice(config))
     if output is not None:
@@ -540,6 +549,8 @@ def note(text: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def stats(weeks: int, png: Path | None, as_json: bool) -> None:
     """Your practice: minutes a week, sessions, streaks, and how tension and pain change, as charts."""
+    from relax.stats import history_stats, stats_text, write_png
+
     figures = history_stats(weeks)
     click.echo(json.dumps(figures.to_json(), indent=2, ensure_ascii=False) if as_json else stats_text(figures))
     if png is not None:
@@ -603,6 +614,9 @@ def ambience_list(as_json: bool) -> None:
 @cache_dir_option
 def ambience_preview(name: str, volume: float | None, player: str | None, cache_dir: Path | None) -> None:
     """Play ten seconds of a built-in bed or an audio file."""
+    from relax.player import PlayerKind
+    from relax.session import preview_ambience
+
     config = load_config()
     kind = _player(player, False, config) or PlayerKind.miniaudio
     summary = preview_ambience(name, _cache(cache_dir), volume=volume if volume is not None else config.ambience_volume,

@@ -9,7 +9,7 @@ import html
 from collections.abc import Iterator
 from typing import IO
 
-from relax import __version__
+import relax
 from relax.duration import format_duration
 from relax.schedule import Schedule
 from relax.transcript import captions, chapters, milliseconds, to_vtt
@@ -97,7 +97,7 @@ def _head(schedule: Schedule) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; media-src data:; "
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">",
-        f'<meta name="generator" content="relax {__version__}">',
+        f'<meta name="generator" content="relax {relax.__version__}">',
         f"<title>{title}</title>",
         f"<style>{_STYLE}</style>",
         "</head>",
@@ -141,7 +141,7 @@ def _tail(schedule: Schedule, nested: bool) -> str:
                      f'<ol class="chapters">{chapter_items}</ol></nav>')
     parts += [
         f'<details><summary>The whole script</summary><ol class="transcript">{lines}</ol></details>',
-        f"<footer>Made with relax {html.escape(__version__)}. Total "
+        f"<footer>Made with relax {html.escape(relax.__version__)}. Total "
         f"{format_duration(milliseconds(schedule.known_frames(), rate) / 1000)}.</footer>",
         "</main>",
         # The data for the script is in the markup (data-start), so no JSON needs escaping inside <script>.

@@ -10,7 +10,8 @@ from pathlib import Path
 from relax import publish
 from relax.cache import AudioCache
 from relax.clips import ClipStore
-from relax.encode import encode, ffmpeg, format_of, session_blocks
+from relax.encode import encode, ffmpeg, session_blocks
+from relax.formats import format_of
 from relax.mixer import Mixer, SoundBank
 from relax.page import write_page
 from relax.plan import Plan

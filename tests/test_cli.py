@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -211,3 +213,14 @@ def test_an_unusable_cache_folder_is_reported_once_before_synthesis(routine_file
     code, out, err = run("prepare", str(routine_file(SMALL)), "--engine", "espeak", "--cache-dir", "/proc/relax-cache")
     assert (code, out) == (1, "")
     assert err.startswith("Error: cannot use the audio cache folder /proc/relax-cache: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("args", [["--version"], ["check", "pmr"], ["history"]])
+def test_commands_without_sound_load_no_audio_code(args: list[str]) -> None:
+    # numpy, the players and the mixer cost every command a tenth of a second; only sound needs them.
+    probe = ("import sys, runpy; sys.argv = ['relax', *sys.argv[1:]]\n"
+             "try:\n    runpy.run_module('relax.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('numpy', 'miniaudio', 'rich', 'relax.mixer', 'relax.player') if m in sys.modules),"
+             " file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60)
+    assert done.stderr.splitlines()[-1] == "[]", done.stderr
