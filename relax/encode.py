@@ -9,11 +9,11 @@ import signal
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from relax.formats import CODECS
+from relax.formats import CODECS, Tags
+from relax.id3 import Chapter, id3_tag, prepend_tag
 from relax.mixer import Mixer, to_int16
 from relax.publish import OutputError
 from relax.schedule import Schedule, SectionSpan
@@ -27,18 +27,6 @@ def ffmpeg() -> str:
         raise OutputError("ffmpeg is not installed, and compressed formats need it (make install installs it, or: "
                           "apt-get install ffmpeg); .wav needs nothing")
     return found
-
-
-@dataclass(frozen=True)
-class Tags:
-    """What a player shows about the file."""
-
-    title: str
-    artist: str
-    album: str
-    comment: str
-    genre: str = "Relaxation"
-    date: str = ""
 
 
 def tags_of(schedule: Schedule) -> Tags:
@@ -85,31 +73,38 @@ def encode(mixer: Mixer, target: Path, partial: Path, kind: str, quality: str | 
     program = ffmpeg()
     fmt = mixer.format
     as_comments = kind in COMMENT_CHAPTERS
+    tags = tags_of(mixer.schedule)
     # A second input (a chapters file) makes ffmpeg 5.1 queue the raw packets between threads, a third slower
-    # for mp3; so the audio is encoded from one input, and mp3 and m4a get their chapters in a copy after.
-    remux = bool(chapters) and not as_comments
-    encoded = partial.with_name(partial.name + ".audio") if remux else partial
+    # for mp3; so the audio is encoded from one input. An mp3 gets its tags and chapters as an ID3 tag relax
+    # writes in front of it; an m4a gets its chapters in a copy after.
+    id3 = kind == "mp3"
+    remux = bool(chapters) and not as_comments and not id3
+    encoded = partial.with_name(partial.name + ".audio") if remux or id3 else partial
     command = [program, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                "-f", "s16le", "-ar", str(fmt.rate), "-ac", str(fmt.channels), "-i", "pipe:0",
-               *metadata_args(tags_of(mixer.schedule), chapters, fmt.rate, as_comments),
+               *([] if id3 else metadata_args(tags, chapters, fmt.rate, as_comments)),
                "-c:a", codec.encoder, *codec.quality_args(quality or codec.quality)]
     if codec.rate:
         command += ["-ar", str(codec.rate)]
-    if kind == "mp3":
-        command += ["-id3v2_version", "3", "-write_xing", "1"]
+    if id3:
+        command += ["-id3v2_version", "0", "-write_xing", "1"]
     try:
         _run(command + ["-f", codec.muxer, str(encoded)], target, encoded, session_blocks(mixer, block_seconds, on_progress))
+        if id3:
+            marks = [Chapter(span.name, milliseconds(span.start, fmt.rate), milliseconds(span.end, fmt.rate))
+                     for span in chapters]
+            prepend_tag(id3_tag(tags, marks), encoded, partial)
         if remux:
             with tempfile.NamedTemporaryFile("w", suffix=".ffmeta", encoding="utf-8") as meta:
                 meta.write(chapter_file(chapters, fmt.rate))
                 meta.flush()
                 copy = [program, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(encoded),
                         "-f", "ffmetadata", "-i", meta.name, "-map", "0", "-map_metadata", "0", "-map_chapters", "1",
-                        "-c", "copy", *(["-id3v2_version", "3"] if kind == "mp3" else []), "-f", codec.muxer,
+                        "-c", "copy", "-f", codec.muxer,
                         str(partial)]
                 _run(copy, target, partial, None)
     finally:
-        if remux:
+        if encoded != partial:
             encoded.unlink(missing_ok=True)
 
 

@@ -47,3 +47,15 @@ def format_of(target: Path, given: str | None) -> str:
         what = f"'{target.suffix}' is not a format relax writes" if target.suffix else "no suffix to tell the format"
         raise OutputError(f"{target}: {what} ({', '.join(FORMATS)}); name the file something.mp3, or give --format")
     return kind
+
+
+@dataclass(frozen=True)
+class Tags:
+    """What a player shows about the file."""
+
+    title: str
+    artist: str
+    album: str
+    comment: str
+    genre: str = "Relaxation"
+    date: str = ""
