@@ -197,3 +197,23 @@ def test_a_long_render_shows_its_progress_on_a_terminal_only(folder: Path) -> No
     # Piped (CliRunner's output is not a terminal): the result line alone.
     code, out, err = run("render", "pmr-short", "-o", "again.mp3", "--engine", "espeak")
     assert (code, err) == (0, "") and out.startswith("Wrote again.mp3 (") and out.count("\n") == 1
+
+
+def test_the_id3_tag_relax_writes_is_read_back_by_ffprobe(tmp_path: Path) -> None:
+    from relax.formats import Tags
+    from relax.id3 import MAX_CHAPTERS, Chapter, id3_tag, prepend_tag
+
+    audio = tmp_path / "tone.mp3"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "sine=d=3", "-id3v2_version", "0",
+                    str(audio)], check=True)
+    tags = Tags(title="Ruhe – Entspannung für den Rücken", artist="Dr Jo Example", album="relax",
+                comment="Zwei Zeilen.\nNicht mehr.", date="2026")
+    marks = [Chapter(f"Teil {n} ü", n * 10, n * 10 + 10) for n in range(300)]  # more than a CTOC holds
+    prepend_tag(id3_tag(tags, marks), audio, tmp_path / "tagged.mp3")
+    found = probe(tmp_path / "tagged.mp3")
+    assert found["format"]["tags"] == {"title": tags.title, "artist": "Dr Jo Example", "album": "relax",  # type: ignore[index]
+                                       "comment": "Zwei Zeilen.\nNicht mehr.", "genre": "Relaxation", "date": "2026"}
+    chapters = found["chapters"]
+    assert len(chapters) == MAX_CHAPTERS  # type: ignore[arg-type]
+    first = [(c["tags"]["title"], c["start"], c["end"]) for c in chapters[:2]]  # type: ignore[index]
+    assert first == [("Teil 0 ü", 0, 10), ("Teil 1 ü", 10, 20)]
