@@ -110,7 +110,7 @@ def _head(schedule: Schedule) -> str:
     if safety:
         parts.append(f'<section class="safety" aria-labelledby="safety-title"><h2 id="safety-title">Before you start'
                      f"</h2><ul>{safety}</ul></section>")
-    parts += ['<section aria-label="Listen">', '<audio id="audio" controls preload="metadata" src="data:'
+    parts += ['<section aria-label="Listen">', f'<audio id="audio" controls preload="metadata" aria-label="{title}, the session" src="data:'
               f'{AUDIO_MIME};base64,']
     return "\n".join(part for part in parts if part)
 
