@@ -116,7 +116,7 @@ class SessionRecorder:
 
     def progress(self, seconds: float, section: str) -> None:
         """While playing, every tick: a section entered is noted, and the row is written every few seconds."""
-        if section and (not self.sections or self.sections[-1] != section) and section not in self.sections:
+        if section and section not in self.sections:  # in the order first reached
             self.sections.append(section)
         if self.session is not None and time.monotonic() - self._written >= UPDATE_SECONDS:
             self._written = time.monotonic()
