@@ -26,7 +26,7 @@ from relax.prepare import exact_schedule, fitted_plan, prepare, settings_for
 from relax.report import handout_markdown, history_text, list_rows, timeline_text
 from relax.transcript import TextOutputs
 from relax.schedule import build_schedule
-from relax.history import (history_export, history_forget, history_note, history_rate, history_records, history_repair,
+from relax.history import (RATING_RANGE, history_export, history_forget, history_note, history_rate, history_records, history_repair,
                            to_csv)
 from relax.routine import Engine, routine_json_schema
 from relax.speech import list_voices
@@ -191,19 +191,18 @@ class Rating(click.ParamType):  # type: ignore[type-arg]  # generic only in newe
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         label = param.opts[0] if isinstance(param, click.Option) else "rating"
         text = TEXT.convert(value, param, ctx).strip()
-        if not text.isdigit() or int(text) > 10:
+        if not text.isdigit() or int(text) not in RATING_RANGE:
             raise UsageError(f"{label}: a rating is a whole number from 0 to 10, not {brief(value)}")
         return int(text)
 
 
 def rating_options(command: Any) -> Any:
-    """--before, --after, --pain-before, --pain-after and --no-ratings."""
+    """--before, --after, --pain-before and --pain-after."""
     for option in reversed([
         click.option("--before", "tension_before", type=Rating(), help="How tense you are before (0-10): recorded, not asked."),
         click.option("--after", "tension_after", type=Rating(), help="How tense you are after (0-10): recorded, not asked."),
         click.option("--pain-before", type=Rating(), help="How much pain before (0-10), for routines that track it."),
         click.option("--pain-after", type=Rating(), help="How much pain after (0-10), for routines that track it."),
-        click.option("--no-ratings", is_flag=True, help="Do not ask how tense you are (or ratings = false in relax.toml)."),
     ]):
         command = option(command)
     return command
@@ -288,6 +287,7 @@ def show(routine: str, sets: tuple[str, ...], pace: float, engine: str | None, v
 @click.option("--start-at", metavar="SECTION", type=TEXT, help="Begin at this section.")
 @length_option
 @rating_options
+@click.option("--no-ratings", is_flag=True, help="Do not ask how tense you are (or ratings = false in relax.toml).")
 @click.pass_context
 def play(ctx: click.Context, routine: str, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None,
          rate: int | None, volume: float | None, cache_dir: Path | None, workers: int | None, ambience: str | None,
@@ -530,8 +530,7 @@ def history(routine: str | None, since: str | None, as_json: bool, as_csv: bool,
 
 @cli.command()
 @rating_options
-def rate(tension_before: int | None, tension_after: int | None, pain_before: int | None, pain_after: int | None,
-         no_ratings: bool) -> None:
+def rate(tension_before: int | None, tension_after: int | None, pain_before: int | None, pain_after: int | None) -> None:
     """Rate the last session afterwards: --after N (how tense, 0-10), and --before, --pain-before, --pain-after."""
     click.echo(history_rate(tension_before, tension_after, pain_before, pain_after))
 

@@ -390,8 +390,8 @@ def history_rate(tension_before: int | None, tension_after: int | None, pain_bef
     with History() as history:
         record = history.rate(tension_before=tension_before, tension_after=tension_after, pain_before=pain_before,
                               pain_after=pain_after)
-    return f"Rated {_described(record)}: tension {_pair(record.tension_before, record.tension_after)}" + (
-        f", pain {_pair(record.pain_before, record.pain_after)}" if record.pain_before is not None
+    return f"Rated {_described(record)}: tension {rating_change(record.tension_before, record.tension_after)}" + (
+        f", pain {rating_change(record.pain_before, record.pain_after)}" if record.pain_before is not None
         or record.pain_after is not None else "")
 
 
@@ -412,7 +412,8 @@ def history_export(target: Path, overwrite: bool) -> str:
     return f"Wrote {target} ({len(records)} session{'s' if len(records) != 1 else ''})"
 
 
-def _pair(before: int | None, after: int | None) -> str:
+def rating_change(before: int | None, after: int | None) -> str:
+    """`6 -> 2`, with `-` for a rating not given."""
     return f"{'-' if before is None else before} -> {'-' if after is None else after}"
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from relax.duration import format_duration
 from relax.errors import RelaxError
-from relax.history import SessionRecord, local_time
+from relax.history import SessionRecord, local_time, rating_change
 from relax.library import RoutineRef
 from relax.pcm import SESSION_RATE
 from relax.plan import CueKind, Role, plan_for
@@ -173,9 +173,7 @@ def list_rows(refs: list[RoutineRef], tags: tuple[str, ...] = ()) -> list[ListRo
 
 
 def _change(before: int | None, after: int | None) -> str:
-    if before is None and after is None:
-        return "-"
-    return f"{'-' if before is None else before} -> {'-' if after is None else after}"
+    return "-" if before is None and after is None else rating_change(before, after)
 
 
 def history_text(records: list[SessionRecord]) -> str:
