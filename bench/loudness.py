@@ -44,7 +44,6 @@ from relax.cache import AudioCache
 from relax.loudness import integrated_loudness
 from relax.plan import plan_for
 from relax.prepare import settings_for, speech_jobs
-from relax.routine import Engine
 from relax.speech import SPEECH_LUFS, make_engine
 from relax.synthesis import EMPTY_ATTEMPTS, SOUNDING
 
@@ -128,7 +127,7 @@ def cached_clips(routine: str, engine: str, folder: Path) -> list[Clip]:
     cache_root = folder / f"cache-{engine}"
     env = {**os.environ, "RELAX_CACHE_DIR": str(cache_root)}
     subprocess.run(RELAX + ["prepare", routine, "--engine", engine], env=env, check=True, capture_output=True)
-    plan = plan_for(routine, voice={"engine": Engine(engine)})
+    plan = plan_for(routine, voice={"engine": engine})
     cache = AudioCache(cache_root)
     clips = []
     for job in speech_jobs(plan, settings_for(plan)):
@@ -142,7 +141,7 @@ def cached_clips(routine: str, engine: str, folder: Path) -> list[Clip]:
 
 def raw_clips(routine: str, engine: str, folder: Path) -> list[Clip]:
     """The same texts straight from the engine, before the cache's normalization."""
-    plan = plan_for(routine, voice={"engine": Engine(engine)})
+    plan = plan_for(routine, voice={"engine": engine})
     settings = settings_for(plan)
     target = folder / f"raw-{engine}"
     target.mkdir()

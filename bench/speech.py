@@ -21,7 +21,6 @@ from relax.cache import AudioCache
 from relax.library import available
 from relax.plan import plan_for
 from relax.prepare import prepare, settings_for
-from relax.routine import Engine
 
 
 def cold(name: str, engine: str, workers: int, runs: int, threads: int | None = None) -> tuple[float, int, float]:
@@ -29,7 +28,7 @@ def cold(name: str, engine: str, workers: int, runs: int, threads: int | None = 
     clips = audio = 0.0
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as folder:
-            plan = plan_for(name, voice={"engine": Engine(engine)})
+            plan = plan_for(name, voice={"engine": engine})
             result = prepare([(plan, settings_for(plan))], AudioCache(Path(folder)), workers=workers, threads=threads)
             times.append(result.seconds)
             clips, audio = result.clips, result.audio_seconds
@@ -55,12 +54,12 @@ def one_edit(engine: str) -> int:
         shutil.copytree(_path("pmr").parent, copy)
         source = copy / "pmr.yaml"
         cache = AudioCache(Path(folder) / "cache")
-        plan = plan_for(str(source), voice={"engine": Engine(engine)})
+        plan = plan_for(str(source), voice={"engine": engine})
         prepare([(plan, settings_for(plan))], cache)
         text = source.read_text()
         step = next(line for line in text.splitlines() if line.strip().startswith("- say:") and "{" not in line)
         source.write_text(text.replace(step, step.rstrip() + " Slowly.", 1))
-        plan = plan_for(str(source), voice={"engine": Engine(engine)})
+        plan = plan_for(str(source), voice={"engine": engine})
         return prepare([(plan, settings_for(plan))], cache).synthesized
 
 

@@ -44,7 +44,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from relax.routine import Engine
+from relax.speech import engine_names
+
 
 ROOT = Path(__file__).resolve().parent.parent
 RELAX = [sys.executable, "-m", "relax.cli"]
@@ -232,7 +233,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--revision", default="e84b988", help="git revision of the baseline routines (default e84b988)")
     parser.add_argument("--routine", default="pmr", help="routine file name in routines/, without .yaml (default pmr)")
-    parser.add_argument("--engine", choices=[e.value for e in Engine], help="speech engine (default: the routine's default voice)")
+    parser.add_argument("--engine", choices=engine_names(), help="speech engine (default: the routine's default voice)")
     parser.add_argument("--cache-dir", type=Path, help="audio cache for both versions (default: a fresh temp one each)")
     parser.add_argument("--runs", type=int, default=1,
                         help="renders of each version, each with a fresh cache (Piper's voice varies between syntheses)")

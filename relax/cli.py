@@ -4,33 +4,23 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-if TYPE_CHECKING:
-    from relax.player import PlayerKind
-
-from relax.duration import format_duration, parse_duration
+from relax import __version__
 from relax.errors import RelaxError, RoutineError, UsageError, brief, one_line
-from relax.cache import AudioCache, format_size, parse_size
-from relax.config import PLAYERS, Config, load_config
 from relax.formats import FORMATS
-from relax.library import available, create_routine, reference
-from relax.lint import check_routine
-from relax.paths import cache_dir
-from relax.pcm import SESSION_RATE
-from relax.plan import Plan, plan_for, said_plan
-from relax.prepare import exact_schedule, fitted_plan, prepare, settings_for
-from relax.report import handout_markdown, history_text, list_rows, timeline_text
-from relax.transcript import TextOutputs
-from relax.schedule import build_schedule
-from relax.history import (RATING_RANGE, history_export, history_forget, history_note, history_rate, history_records, history_repair,
-                           to_csv)
-from relax.routine import Engine, routine_json_schema
-from relax.speech import list_voices
 
+# Commands import what they use in their bodies: `relax --version` or `relax list` must not pay for numpy,
+# pydantic, the engines or the player (a test holds them to it).
+if TYPE_CHECKING:
+    from relax.cache import AudioCache
+    from relax.config import Config
+    from relax.plan import Plan
+    from relax.player import PlayerKind
 
 SHOWN_PROBLEMS = 100
 
@@ -79,6 +69,36 @@ class Text(click.ParamType):  # type: ignore[type-arg]  # generic only in newer 
 
 TEXT = Text()
 
+
+class LazyChoice(click.Choice):  # type: ignore[type-arg]
+    """Choices read when first needed (a --help or a value to check), so no command pays for importing what
+    knows them, nor for finding the engine plugins."""
+
+    def __init__(self, choices: Callable[[], Sequence[str]]) -> None:
+        super().__init__([])
+        self.load = choices
+
+    @property  # type: ignore[override]
+    def choices(self) -> Sequence[str]:
+        return self.load()
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass  # click's constructor sets it
+
+
+def _engines() -> list[str]:
+    from relax.speech import engine_names
+
+    return engine_names()
+
+
+def _players() -> list[str]:
+    from relax.config import PLAYERS
+
+    return list(PLAYERS)
+
+
 set_option = click.option(
     "--set", "sets", multiple=True, type=TEXT, metavar="NAME=VALUE", help="Override a routine param (repeatable)."
 )
@@ -87,7 +107,7 @@ set_option = click.option(
 def voice_options(command: Any) -> Any:
     """--engine, --voice, --rate, --volume, --cache-dir and --workers."""
     for option in reversed([
-        click.option("--engine", type=click.Choice([e.value for e in Engine]), help="Speech engine (default: the routine's)."),
+        click.option("--engine", type=LazyChoice(_engines), help="Speech engine (default: the routine's; see relax engines)."),
         click.option("--voice", type=TEXT, help="Voice name (see relax voices) or a Piper .onnx file."),
         click.option("--rate", type=int, help="Speaking rate in words per minute (80-400)."),
         click.option("--volume", type=float, help="Voice volume, 0.0 to 1.0 (or voice_volume in relax.toml)."),
@@ -99,17 +119,19 @@ def voice_options(command: Any) -> Any:
 
 
 def _voice(engine: str | None, voice: str | None, rate: int | None, volume: float | None) -> dict[str, object]:
-    return {"engine": Engine(engine) if engine else None, "voice": voice, "rate": rate, "volume": volume}
+    return {"engine": engine, "voice": voice, "rate": rate, "volume": volume}
 
 
 def _plan(routine: str, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None, rate: int | None,
           volume: float | None, config: Config) -> Plan:
     """The plan of ROUTINE: command-line voice options beat the routine's, which beat relax.toml's."""
+    from relax.plan import plan_for
     return plan_for(routine, sets=sets, pace=pace, voice=_voice(engine, voice, rate, volume), defaults=_config_voice(config))
 
 
 def _config_voice(config: Config) -> dict[str, object]:
-    return {"engine": config.engine, "voice": config.voice, "rate": config.rate, "volume": config.voice_volume}
+    return {"engine": config.engine, "voice": config.voice, "rate": config.rate, "volume": config.voice_volume,
+            "command": config.command}
 
 
 volume_type = click.FloatRange(0.0, 1.0)
@@ -128,6 +150,8 @@ def sound_options(command: Any) -> Any:
 
 
 def _cache(path: Path | None) -> AudioCache:
+    from relax.cache import AudioCache
+    from relax.paths import cache_dir
     return AudioCache(path or cache_dir())
 
 
@@ -151,7 +175,7 @@ def _progress(label: str) -> Any:
 
 
 player_option = click.option(
-    "--player", type=click.Choice(list(PLAYERS)), envvar="RELAX_PLAYER",
+    "--player", type=LazyChoice(_players), envvar="RELAX_PLAYER",
     help="Audio backend: miniaudio (default) or simpleaudio (or RELAX_PLAYER, or player in relax.toml).")
 
 
@@ -174,6 +198,7 @@ class Length(click.ParamType):  # type: ignore[type-arg]  # generic only in newe
     name = "duration"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        from relax.duration import parse_duration
         try:
             seconds = parse_duration(TEXT.convert(value, param, ctx))
         except ValueError as exc:
@@ -189,6 +214,7 @@ class Rating(click.ParamType):  # type: ignore[type-arg]  # generic only in newe
     name = "0-10"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        from relax.history import RATING_RANGE
         label = param.opts[0] if isinstance(param, click.Option) else "rating"
         text = TEXT.convert(value, param, ctx).strip()
         if not text.isdigit() or int(text) not in RATING_RANGE:
@@ -215,6 +241,7 @@ length_option = click.option(
 
 def _fit(plan: Plan, length: float | None, cache_dir: Path | None, workers: int | None, estimate: bool = False) -> Plan:
     """The plan fitted to --length, from real clip lengths (or estimated ones)."""
+    from relax.prepare import fitted_plan
     if length is None:
         return plan
     return fitted_plan(plan, length, None if estimate else _cache(cache_dir), workers=workers,
@@ -222,7 +249,7 @@ def _fit(plan: Plan, length: float | None, cache_dir: Path | None, workers: int 
 
 
 @click.group(cls=RelaxGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(None, "--version", prog_name="relax", package_name="relax")
+@click.version_option(__version__, "--version", prog_name="relax")
 @click.option("--debug", is_flag=True, help="Show a traceback for errors.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
@@ -238,6 +265,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_command(tags: tuple[str, ...], as_json: bool) -> None:
     """List built-in and user routines with title, duration and tags."""
+    from relax.library import available
+    from relax.summary import list_rows
     rows = list_rows(available(), tags)
     if tags and not rows:
         click.echo(f"No routine has the tag{'s' if len(tags) > 1 else ''} {', '.join(tags)}.", err=True)
@@ -262,6 +291,11 @@ def show(routine: str, sets: tuple[str, ...], pace: float, engine: str | None, v
          markdown: bool, length: float | None) -> None:
     """Print the timeline of ROUTINE: every cue with its start and duration (or --json, or --markdown: a
     handout with the safety note, the sections and their times, and every step)."""
+    from relax.config import load_config
+    from relax.pcm import SESSION_RATE
+    from relax.prepare import exact_schedule, settings_for
+    from relax.report import handout_markdown, timeline_text
+    from relax.schedule import build_schedule
     plan = _plan(routine, sets, pace, engine, voice, rate, volume, load_config())
     plan = _fit(plan, length, cache_dir, workers, estimate)
     if estimate:
@@ -301,6 +335,8 @@ def play(ctx: click.Context, routine: str, sets: tuple[str, ...], pace: float, e
     a whole breathing exercise), b or left back, s next section, + and - voice volume, a and z ambience
     volume, q quit. Not on a terminal: one plain line per cue.
     """
+    from relax.config import load_config
+    from relax.prepare import settings_for
     from relax.recording import Ratings, session_recorder
     from relax.session import play_session
     from relax.sound import session_sound
@@ -363,6 +399,11 @@ def render(routine: str, output: Path, kind: str | None, quality: str | None, fo
     """Write a session of ROUTINE to an audio file: the same audio as `relax play` (sample for sample in WAV),
     with tags and a chapter per section in the compressed formats; or to a session page (.html) with the audio,
     captions, safety note and chapters inside."""
+    from relax.cache import format_size
+    from relax.config import load_config
+    from relax.duration import format_duration
+    from relax.prepare import exact_schedule, settings_for
+    from relax.transcript import TextOutputs
     from relax.render import AudioOutput, check_target, render_plan
     from relax.sound import session_sound
 
@@ -394,6 +435,9 @@ def transcript(routine: str, output: Path, force: bool, chapters_file: Path | No
                cache_dir: Path | None, workers: int | None, length: float | None) -> None:
     """Write the captions of a session of ROUTINE (WebVTT or SRT), timed to the millisecond as `relax render`
     places the words, synthesizing what is not cached."""
+    from relax.config import load_config
+    from relax.prepare import exact_schedule, settings_for
+    from relax.transcript import TextOutputs
     texts = TextOutputs(output, chapters_file, chapters == "all", force)
     texts.check()
     plan = _fit(_plan(routine, sets, pace, engine, voice, rate, volume, load_config()), length, cache_dir, workers)
@@ -417,6 +461,11 @@ def say(text: str | None, routine: str | None, step: int | None, output: Path | 
         workers: int | None, player: str | None) -> None:
     """Speak TEXT, or step N of a routine, with the routine's voice and pronounce: words (and your lexicon):
     hear a wording or a pronunciation fix at once."""
+    from relax.cache import format_size
+    from relax.config import load_config
+    from relax.duration import format_duration
+    from relax.plan import said_plan
+    from relax.prepare import settings_for
     from relax.render import check_target, render_plan
     from relax.session import play_session
     from relax.sound import session_sound
@@ -447,6 +496,9 @@ def say(text: str | None, routine: str | None, step: int | None, output: Path | 
 def prepare_command(routines: tuple[str, ...], sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None,
                     rate: int | None, volume: float | None, cache_dir: Path | None, workers: int | None, as_json: bool) -> None:
     """Synthesize every missing speech clip of the routines, so they play instantly."""
+    from relax.config import load_config
+    from relax.plan import Plan
+    from relax.prepare import prepare, settings_for
     config = load_config()
     plans: list[Plan] = [_plan(spec, sets, pace, engine, voice, rate, volume, config) for spec in routines]
     result = prepare([(plan, settings_for(plan)) for plan in plans], _cache(cache_dir), workers=workers,
@@ -458,10 +510,27 @@ def prepare_command(routines: tuple[str, ...], sets: tuple[str, ...], pace: floa
 
 
 @cli.command()
-@click.option("--engine", type=click.Choice(["espeak", "piper"]), help="Only this engine's voices.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def engines(as_json: bool) -> None:
+    """List the speech engines, built in and from plugins, and whether each can run here."""
+    from relax.speech import engines_table
+
+    rows = engines_table()
+    if as_json:
+        _echo_json([{"name": name, "status": status, "summary": summary} for name, status, summary in rows])
+    else:
+        width = max(len(name) for name, _, _ in rows)
+        for name, status, summary in rows:
+            click.echo(f"{name:<{width}}  {status:<6} {summary}" if status == "ready" else f"{name:<{width}}  {status}")
+
+
+@cli.command()
+@click.option("--engine", type=LazyChoice(lambda: _engines()[1:]), help="Only this engine's voices.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def voices(engine: str | None, as_json: bool) -> None:
     """List the voices of the installed speech engines."""
+    from relax.speech import list_voices
+
     found = list_voices(engine)
     if as_json:
         _echo_json([{"engine": v.engine, "id": v.id, "name": v.name, "languages": list(v.languages)} for v in found])
@@ -483,6 +552,7 @@ cache_dir_option = click.option("--cache-dir", type=click.Path(path_type=Path), 
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def cache_info(cache_dir: Path | None, as_json: bool) -> None:
     """Show the cache folder, its number of clips and size."""
+    from relax.cache import format_size
     info = _cache(cache_dir).info()
     if as_json:
         _echo_json({"folder": info.folder, "entries": info.entries, "bytes": info.bytes})
@@ -502,6 +572,7 @@ def cache_clear(cache_dir: Path | None) -> None:
 @click.option("--max-size", required=True, help="Keep the cache under this size, like 200M or 1G.")
 def cache_prune(cache_dir: Path | None, max_size: str) -> None:
     """Delete the least recently used clips until the cache fits --max-size."""
+    from relax.cache import format_size, parse_size
     removed, left = _cache(cache_dir).prune(parse_size(max_size))
     click.echo(f"Removed {removed} clips; {format_size(left)} left")
 
@@ -518,6 +589,8 @@ def history(routine: str | None, since: str | None, as_json: bool, as_csv: bool,
             repair: bool) -> None:
     """Your past sessions: when, which routine, minutes, how each ended, and tension and pain before and after.
     Everything stays on this machine, in history.db in the data folder."""
+    from relax.history import history_forget, history_records, history_repair, to_csv
+    from relax.report import history_text
     if repair:
         click.echo(history_repair())
     elif forget:
@@ -532,6 +605,7 @@ def history(routine: str | None, since: str | None, as_json: bool, as_csv: bool,
 @rating_options
 def rate(tension_before: int | None, tension_after: int | None, pain_before: int | None, pain_after: int | None) -> None:
     """Rate the last session afterwards: --after N (how tense, 0-10), and --before, --pain-before, --pain-after."""
+    from relax.history import history_rate
     click.echo(history_rate(tension_before, tension_after, pain_before, pain_after))
 
 
@@ -539,6 +613,7 @@ def rate(tension_before: int | None, tension_after: int | None, pain_before: int
 @click.argument("text", type=TEXT)
 def note(text: str) -> None:
     """Attach a note to the last session, like "felt it in the left hip"."""
+    from relax.history import history_note
     click.echo(history_note(text))
 
 
@@ -562,6 +637,7 @@ def stats(weeks: int, png: Path | None, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace the file if it exists.")
 def export_history(output: Path, force: bool) -> None:
     """Write every session to a CSV file, for a therapist's own records."""
+    from relax.history import history_export
     click.echo(history_export(output, force))
 
 
@@ -571,18 +647,22 @@ def export_history(output: Path, force: bool) -> None:
 def check(routines: tuple[str, ...], strict: bool) -> None:
     """Validate routines: `OK name (duration)` for each, or every error found; warn about text the voice may
     say wrongly or a listener may not follow, and long silences (exit 0 unless --strict)."""
+    from relax.duration import format_duration
+    from relax.summary import summarize
+
     failed = False
     for spec in routines:
         try:
-            schedule, warnings = check_routine(spec)
+            summary = summarize(spec)
         except RelaxError as exc:
             failed = True
             _echo_error(exc)
             continue
+        warnings = summary.warnings
         for warning in warnings:
-            click.echo(str(warning), err=True)
+            click.echo(warning, err=True)
         failed = failed or (strict and bool(warnings))
-        click.echo(f"OK {schedule.plan.name} ({format_duration(schedule.duration)})"
+        click.echo(f"OK {summary.name} ({format_duration(summary.duration)})"
                    + (f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""))
     if failed:
         sys.exit(1)
@@ -613,6 +693,7 @@ def ambience_list(as_json: bool) -> None:
 @cache_dir_option
 def ambience_preview(name: str, volume: float | None, player: str | None, cache_dir: Path | None) -> None:
     """Play ten seconds of a built-in bed or an audio file."""
+    from relax.config import load_config
     from relax.player import PlayerKind
     from relax.session import preview_ambience
 
@@ -626,6 +707,7 @@ def ambience_preview(name: str, volume: float | None, player: str | None, cache_
 @cli.command()
 def docs() -> None:
     """Print the reference of the routine language: every key, with examples."""
+    from relax.library import reference
     text = reference()
     if sys.stdout.isatty():
         click.echo_via_pager(text)
@@ -636,6 +718,7 @@ def docs() -> None:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of the routine format (for editors)."""
+    from relax.routine import routine_json_schema
     _echo_json(routine_json_schema())
 
 
@@ -644,6 +727,7 @@ def schema() -> None:
 @click.option("--path", type=click.Path(path_type=Path), help="File or folder to write to (default: your routines folder).")
 def new(name: str, path: Path | None) -> None:
     """Create a commented starter routine NAME to edit."""
+    from relax.library import create_routine
     target = create_routine(name, path)
     click.echo(f"Created {target}\nEdit it, then: relax check {target}")
 

@@ -21,7 +21,6 @@ from relax.source import display_path
 
 ENV = "RELAX_CONFIG"
 FILE_NAME = "relax.toml"
-ENGINES = ("auto", "espeak", "piper")
 PLAYERS = ("miniaudio", "simpleaudio")
 # What miniaudio decodes; an ambience value ending in one of these is a file even without a folder.
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
@@ -59,7 +58,9 @@ class Config:
     bell_volume: float | None = None
     """Loudness of bells and chimes, 0 to 1."""
     engine: str | None = None
-    """Speech engine: auto, espeak or piper."""
+    """Speech engine: auto, espeak, piper, command or a plugin's."""
+    command: str | None = None
+    """The command engine's command line, with {text} and {out}."""
     voice: str | None = None
     """Engine voice name, or a Piper .onnx file."""
     rate: int | None = None
@@ -197,6 +198,25 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
     return check
 
 
+def _engine(value: Any) -> str:
+    from relax.speech import engine_names, is_engine
+
+    if isinstance(value, str) and is_engine(value):
+        return value
+    raise _bad(value, f"must be one of: {', '.join(engine_names())}")
+
+
+def _command(value: Any) -> str:
+    from relax.engines.command import command_problem
+
+    if not isinstance(value, str):
+        raise _bad(value, "must be text (a command line with {text} and {out})")
+    problem = command_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 def _text(what: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if not isinstance(value, str):
@@ -213,7 +233,8 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "ambience_volume": _volume,
     "voice_volume": _volume,
     "bell_volume": _volume,
-    "engine": _choice(ENGINES),
+    "engine": _engine,
+    "command": _command,
     "voice": _text("a voice name or a Piper .onnx file"),
     "rate": _rate,
     "player": _choice(PLAYERS),

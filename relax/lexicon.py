@@ -12,11 +12,10 @@ from pathlib import Path
 from pydantic import RootModel, ValidationError
 
 from relax.errors import RoutineError
-from relax.paths import data_dir
+from relax.paths import user_lexicon_path
 from relax.routine import MAX_WORDS, Pronunciation, PronunciationValue, as_written, check_word, problems_of, too_many
 from relax.source import display_path, parse_yaml, read_text
 
-LEXICON_FILE = "lexicon.yaml"
 PHONEMES = {"espeak": "[[{}]]", "piper": "[[ {} ]]"}
 """How each engine is told that a stretch of text is phonemes (espeak's PHONEMES flag, Piper's raw phonemes)."""
 
@@ -64,10 +63,6 @@ def lexicon_of(pronounce: Mapping[str, Pronunciation]) -> Lexicon:
 
 
 _Entries = RootModel[dict[str, PronunciationValue]]
-
-
-def user_lexicon_path() -> Path:
-    return data_dir() / LEXICON_FILE
 
 
 def load_user_lexicon(path: Path | None = None) -> Lexicon:

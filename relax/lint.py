@@ -6,10 +6,12 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from relax.errors import Place, Problem
 from relax.lexicon import Lexicon
 from relax.pcm import SESSION_RATE
+from relax.phrases import primary
 from relax.plan import CueKind, Role, plan_for
 from relax.schedule import Schedule, ScheduledCue, build_schedule
 
@@ -23,18 +25,49 @@ LONGEST_SILENCE = 30.0
 _DIGITS = re.compile(r"\d+(?:[.,:]\d+)*\w*")
 _SYMBOLS = re.compile(r"[%&@#/\\+=*<>~^|_$€£]")
 _BRACKETS = re.compile(r"[()\[\]]")
-_ABBREVIATION = re.compile(r"(?<!\w)(?:(?:[A-Za-z]\.){2,}|(?:etc|vs|approx|cf|mins|secs|hrs|dr|mr|mrs)\.)", re.IGNORECASE)
+_ABBREVIATION = re.compile(r"(?<!\w)(?:[A-Za-z]\.){2,}")
+"""Letters with dots, like e.g. or z.B., in any language."""
+_ENGLISH_ABBREVIATION = re.compile(r"(?<!\w)(?:etc|vs|approx|cf|mins|secs|hrs|dr|mr|mrs)\.", re.IGNORECASE)
 _ACRONYM = re.compile(r"(?<!\w)[A-Z]{2,}(?!\w)")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_CLAUSE = re.compile(r"[.!?;,]+\s*|\s+and then\s+")
-_LEAD_WORDS = {"now", "then", "and", "slowly", "gently", "next", "first", "again", "softly", "just"}
-IMPERATIVES = frozenset("""
-    allow arch bend bite bring breathe clasp come curl draw drop feel go hold hug keep lean let lie lift look loosen
-    lower make move notice open place point press pull push put raise reach relax repeat rest return rock roll rotate
-    round settle shift shrug sink sit slide soften spread squeeze stand stay straighten stretch sway take tense
-    tighten tilt tip tuck turn uncurl wriggle wrinkle
-""".split())
-"""Verbs that open an instruction when they open a clause."""
+
+
+@dataclass(frozen=True)
+class Instructions:
+    """How to count instructions in one language: the verbs that open one, the words that may come first."""
+
+    clause: re.Pattern[str]
+    lead_words: frozenset[str]
+    imperatives: frozenset[str]
+
+
+INSTRUCTIONS = {
+    "en": Instructions(
+        re.compile(r"[.!?;,]+\s*|\s+and then\s+"),
+        frozenset("now then and slowly gently next first again softly just".split()),
+        frozenset("""
+            allow arch bend bite bring breathe clasp come curl draw drop feel go hold hug keep lean let lie lift look
+            loosen lower make move notice open place point press pull push put raise reach relax repeat rest return
+            rock roll rotate round settle shift shrug sink sit slide soften spread squeeze stand stay straighten
+            stretch sway take tense tighten tilt tip tuck turn uncurl wriggle wrinkle
+        """.split())),
+    "de": Instructions(
+        re.compile(r"[.!?;,]+\s*|\s+und dann\s+"),
+        frozenset("jetzt nun dann und langsam sanft wieder zuerst noch ganz".split()),
+        frozenset("""
+            atme beuge bleib bleibe dreh drehe drück drücke entspann entspanne halt halte heb hebe komm lass lasse
+            leg lege lehn lehne lös löse öffne press presse roll rolle schließ schließe senk senke setz setze spann
+            spanne spür spüre streck strecke zieh ziehe
+        """.split())),
+    "es": Instructions(
+        re.compile(r"[.!?;,]+\s*|\s+y luego\s+"),
+        frozenset("ahora luego y despacio suavemente lentamente otra vez primero".split()),
+        frozenset("""
+            abre acuéstate apoya aprieta baja cierra deja dobla espira estira exhala gira inhala inspira levanta
+            lleva mantén mueve nota pon quédate relaja respira siente siéntate suelta tensa
+        """.split())),
+}
+"""Per language (its primary tag); a language without an entry is not counted."""
 
 
 _NEVER = re.compile(r"(?!)")
@@ -65,8 +98,10 @@ def _excerpt(text: str, start: int, end: int, width: int = 24) -> str:
     return ("..." if left else "") + piece + ("..." if right >= 0 else "")
 
 
-def text_advice(text: str, lexicon: Lexicon | None = None) -> Iterator[str]:
-    """What in one spoken text a voice may say wrongly or a listener may not follow, as messages."""
+def text_advice(text: str, lexicon: Lexicon | None = None, language: str = "en") -> Iterator[str]:
+    """What in one spoken text a voice may say wrongly or a listener may not follow, as messages. The checks of
+    English words (heteronyms, abbreviations like 'etc.') apply to English alone."""
+    english = primary(language) == "en"
     covered = (lexicon or Lexicon()).spans(text)
     starts = [lo for lo, _ in covered]
 
@@ -80,7 +115,8 @@ def text_advice(text: str, lexicon: Lexicon | None = None) -> Iterator[str]:
                f"write the number in words")
     for match in filter(free, _SYMBOLS.finditer(text)):
         yield f"'{match.group(0)}': a symbol is read oddly or not at all; write it in words ({_excerpt(text, *match.span())})"
-    for match in filter(free, _ABBREVIATION.finditer(text)):
+    abbreviations = [*_ABBREVIATION.finditer(text), *(_ENGLISH_ABBREVIATION.finditer(text) if english else [])]
+    for match in filter(free, sorted(abbreviations, key=lambda found: found.start())):
         yield f"'{match.group(0)}': an abbreviation is read letter by letter or wrongly; write it out"
     for match in filter(free, _ACRONYM.finditer(text)):
         yield (f"'{match.group(0)}': an abbreviation is read letter by letter or wrongly; write it out, or respell "
@@ -88,7 +124,7 @@ def text_advice(text: str, lexicon: Lexicon | None = None) -> Iterator[str]:
     for match in filter(free, _BRACKETS.finditer(text)):
         yield f"parentheses are not heard; make it a sentence of its own ({_excerpt(text, *match.span())})"
         break
-    for match in filter(free, _HETERONYM.finditer(text)):
+    for match in filter(free, _HETERONYM.finditer(text) if english else ()):
         before, after, advice = HETERONYMS[match.group(1).lower()]
         # The words just before are enough, and looking no further keeps a long text linear.
         if before.search(text[max(0, match.start() - 40):match.start()]) or after.match(text, match.end()):
@@ -99,21 +135,25 @@ def text_advice(text: str, lexicon: Lexicon | None = None) -> Iterator[str]:
         words = len(sentence.split())
         if words > LONGEST_SENTENCE:
             yield f"a sentence of {words} words is hard to follow by ear (\"{_excerpt(sentence, 0, 0)}\"); split it"
-    count = instructions(text)
+    count = instructions(text, language)
     if count > MOST_INSTRUCTIONS:
         yield (f"{count} instructions in one step (\"{_excerpt(text, 0, 0)}\"); give at most {MOST_INSTRUCTIONS}, "
                f"and split the rest into steps with a pause after each")
 
 
-def instructions(text: str) -> int:
-    """Clauses that open with an instruction verb (after words like 'now' or 'slowly')."""
+def instructions(text: str, language: str = "en") -> int:
+    """Clauses that open with an instruction verb (after words like 'now' or 'slowly'); 0 in a language relax
+    has no verbs for."""
+    rules = INSTRUCTIONS.get(primary(language))
+    if rules is None:
+        return 0
     count = 0
     # One space between words: a run of spaces would make the ' and then ' alternative try every start in it.
-    for clause in _CLAUSE.split(" ".join(text.split())):
-        words = [w.strip(",").lower() for w in clause.split()]
-        while words and words[0] in _LEAD_WORDS:
+    for clause in rules.clause.split(" ".join(text.split())):
+        words = [w.strip(",¡¿").lower() for w in clause.split()]
+        while words and words[0] in rules.lead_words:
             words.pop(0)
-        if words and words[0] in IMPERATIVES:
+        if words and words[0] in rules.imperatives:
             count += 1
     return count
 
@@ -127,7 +167,7 @@ def plan_advice(schedule: Schedule) -> list[Problem]:
     # A step in a loop says the same words at the same place on every pass: read them once.
     said = {(cue.text, cue.place or fallback) for cue in plan.cues if cue.kind is CueKind.speech and cue.role is Role.say}
     for text, place in said:
-        found.update(place.problem(f"warning: {message}") for message in text_advice(text, plan.lexicon))
+        found.update(place.problem(f"warning: {message}") for message in text_advice(text, plan.lexicon, plan.language))
     quiet = 0
     start: Place | None = None
     ended: list[ScheduledCue | None] = [*schedule.cues(), None]

@@ -54,3 +54,8 @@ def data_dir() -> Path:
 def cache_dir() -> Path:
     """The audio cache: RELAX_CACHE_DIR, else the platform's cache folder."""
     return _folder("RELAX_CACHE_DIR", str(Path(platformdirs.user_cache_dir(APP)) / "audio"))
+
+
+def user_lexicon_path() -> Path:
+    """The user's own respellings, used by every routine."""
+    return data_dir() / "lexicon.yaml"

@@ -20,6 +20,7 @@ from relax.errors import Place, Problem, RelaxError, RoutineError, UsageError, b
 from relax.lexicon import Lexicon, lexicon_of, load_user_lexicon
 from relax.library import SUFFIXES, resolve, search_path
 from relax.paths import expanded, is_file
+from relax.phrases import PHRASES, Phrases, phrases_for
 from relax.routine import (
     Ambience,
     Bell,
@@ -57,10 +58,8 @@ MAX_PROBLEMS = 100
 MIN_PACE, MAX_PACE = 0.5, 2.0
 SECTION_SEPARATOR = " / "
 AMBIENCE_OFF = "none"
-COUNTDOWN_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 DEFAULT_MIN_PAUSE = 5.0
 DEFAULT_MAX_SCALE = 3.0
-BREATH_WORDS = {"in": "Breathe in", "hold": "Hold", "out": "Breathe out", "rest": "Hold"}
 
 
 class CueKind(str, Enum):
@@ -175,6 +174,8 @@ class Plan:
     """Fitting to a length shortens no scalable silence below this (one written shorter stays as it is)."""
     max_scale: float = DEFAULT_MAX_SCALE
     """Fitting to a length stretches scalable silences at most this many times."""
+    sources: tuple[Path, ...] = ()
+    """Every file it was made from besides the routine's own: its includes, at any depth."""
 
 
 @dataclass
@@ -227,6 +228,17 @@ class _Expansion:
     """Included files, read and validated once however often a loop includes them."""
     found: dict[tuple[Path, str], Path | None] = field(default_factory=dict)
     """Where each include name written in each file leads."""
+    language: str = "en"
+    phrases: Phrases = PHRASES["en"]
+    """The words relax speaks itself: the language's, else English (with a warning, once)."""
+    warned_language: bool = False
+
+    def words(self, loc: Loc, frame: _Frame) -> Phrases:
+        if phrases_for(self.language) is None and not self.warned_language:
+            self.warned_language = True
+            self.warnings.append(frame.source.problem(loc, f"warning: language '{self.language}': relax speaks breath phases and "
+                                                           f"countdowns only in {', '.join(sorted(PHRASES))}; these are English"))
+        return self.phrases
 
     def add_safety(self, text: str) -> None:
         known = {_normal(line) for line in self.safety}
@@ -310,7 +322,8 @@ def expand(
     chosen = voice or routine.voice
     roots = tuple(p.resolve() for p in search_path())
     state = _Expansion(pace=pace, rate=chosen.rate, roots=roots, lexicon=lexicon_of(routine.pronounce),
-                       overridden={name: params[name] for name in overrides or {}})
+                       overridden={name: params[name] for name in overrides or {}}, language=routine.language,
+                       phrases=phrases_for(routine.language) or PHRASES["en"])
     state.add_safety(routine.safety)
     frame = _Frame(source, path.resolve(), params, (), (path.resolve(),))
     _unused_params(state, frame, routine)
@@ -329,7 +342,7 @@ def expand(
     if state.problems:
         raise RoutineError(state.problems)
     words = state.lexicon.with_defaults((lexicon or Lexicon()).entries)
-    engine = resolve_engine(chosen.engine)
+    engine = resolve_engine(chosen.engine, routine.language)
     cues = [replace(cue, speech=words.spoken(cue.text, engine)) if cue.kind is CueKind.speech else cue for cue in state.cues]
     return Plan(
         name=name,
@@ -351,6 +364,7 @@ def expand(
         track=tuple(item.value for item in routine.track),
         min_pause=routine.min_pause if routine.min_pause is not None else DEFAULT_MIN_PAUSE,
         max_scale=routine.max_scale if routine.max_scale is not None else DEFAULT_MAX_SCALE,
+        sources=tuple(state.loaded),
     )
 
 
@@ -569,7 +583,8 @@ def _hold(state: _Expansion, frame: _Frame, step: Hold, loc: Loc) -> None:
                                      scalable=not step.fixed))
     # Each number sits at the start of its own second, so the hold ends exactly on time.
     for number in range(count, 0, -1):
-        _emit(state, frame, loc, Cue(CueKind.speech, Role.countdown, 0, text=COUNTDOWN_WORDS[number], label="Hold"))
+        _emit(state, frame, loc, Cue(CueKind.speech, Role.countdown, 0, text=state.words(loc, frame).numbers[number],
+                                     label="Hold"))
         _emit(state, frame, loc, Cue(CueKind.silence, Role.countdown, 0, label="Hold", seconds=beat, fill=True))
 
 
@@ -586,7 +601,7 @@ def _breathe(state: _Expansion, frame: _Frame, step: Breathe, loc: Loc) -> None:
     for cycle in range(1, cycles + 1):
         for phase, base in phases:
             seconds = base / state.pace
-            words = BREATH_WORDS[phase]
+            words = state.words(loc, frame).breath[phase]
             role = Role(f"breathe-{phase}")
             breath = (cycle, cycles)
             if step.cues is CueStyle.spoken:
@@ -793,8 +808,8 @@ def plan_for(spec: str, *, sets: Sequence[str] = (), pace: float = 1.0, voice: M
     routine, source = load_routine(ref.path, display_path(ref.path))
     overrides = parse_overrides(routine.params, sets)
     written = routine.voice.model_dump(exclude_unset=True)
-    if written.get("voice") and written["voice"].endswith(".onnx"):
-        written["voice"] = str(ref.path.parent / expanded(written["voice"]))  # relative to the routine
+    if written.get("voice") and is_file(beside := ref.path.parent / expanded(written["voice"])):
+        written["voice"] = str(beside)  # a voice file (a Piper .onnx) is relative to the routine
     chosen = choose_voice(written, voice, defaults)
     return expand(routine, source, ref.path, name=ref.name, overrides=overrides, pace=pace, voice=chosen,
                   lexicon=load_user_lexicon())
@@ -815,7 +830,7 @@ def choose_voice(written: Mapping[str, object], given: Mapping[str, object] | No
 
 def line_plan(text: str, voice: Voice, lexicon: Lexicon, *, title: str = "relax say", language: str = "en") -> Plan:
     """A plan that speaks one line, respelled by `lexicon`."""
-    cue = Cue(CueKind.speech, Role.say, 1, text=text, speech=lexicon.spoken(text, resolve_engine(voice.engine)))
+    cue = Cue(CueKind.speech, Role.say, 1, text=text, speech=lexicon.spoken(text, resolve_engine(voice.engine, language)))
     return Plan(name="say", title=title, safety="", voice=voice, pace=1.0, language=language, cues=(cue,), sections=(),
                 lexicon=lexicon)
 

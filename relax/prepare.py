@@ -12,7 +12,7 @@ from relax.cache import AudioCache, Clip, format_size
 from relax.fit import fit_plan
 from relax.plan import CueKind, Plan, estimate_speech_seconds
 from relax.schedule import Schedule, build_schedule
-from relax.speech import SpeechError, SpeechSettings, speech_settings
+from relax.speech import SpeechError, SpeechSettings, VoiceRequest, speech_settings
 from relax.synthesis import Job, SynthesisPool
 
 
@@ -140,4 +140,7 @@ def _placed(plan: Plan, settings: SpeechSettings, lengths: Mapping[str, int]) ->
 
 def settings_for(plan: Plan) -> SpeechSettings:
     """The resolved speech settings of a plan (its voice, language and pace)."""
-    return speech_settings(plan.voice, plan.language, plan.pace)
+    voice = plan.voice
+    request = VoiceRequest(voice=voice.voice or "", language=plan.language, rate=round(voice.rate * plan.pace),
+                           pitch=voice.pitch, command=voice.command or "")
+    return speech_settings(voice.engine, request)

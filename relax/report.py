@@ -3,16 +3,11 @@ sessions of `relax history`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
 
 from relax.duration import format_duration
-from relax.errors import RelaxError
 from relax.history import SessionRecord, local_time, rating_change
-from relax.library import RoutineRef
-from relax.pcm import SESSION_RATE
-from relax.plan import CueKind, Role, plan_for
-from relax.schedule import ScheduledCue, Schedule, build_schedule
+from relax.plan import CueKind, Role
+from relax.schedule import ScheduledCue, Schedule
 
 
 def _clock(seconds: float) -> str:
@@ -116,60 +111,6 @@ def handout_markdown(schedule: Schedule) -> str:
             shown = section
         lines.append(f"- {_step_line(step, rate)}")
     return "\n".join(lines) + "\n"
-
-
-@dataclass(frozen=True)
-class ListRow:
-    """One routine in `relax list`."""
-
-    name: str
-    title: str
-    duration: float | None
-    origin: str
-    path: str
-    error: str | None = None
-    tags: tuple[str, ...] = ()
-    author: str = ""
-    description: str = ""
-
-    def line(self) -> str:
-        length = format_duration(self.duration) if self.duration is not None else "error"
-        tags = f"  [{', '.join(self.tags)}]" if self.tags else ""
-        return f"{self.name:<20} {length:>7}  {self.origin:<8}  {self.title}{tags}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "title": self.title,
-            "duration": None if self.duration is None else round(self.duration, 1),
-            "origin": self.origin,
-            "path": self.path,
-            "error": self.error,
-            "tags": list(self.tags),
-            "author": self.author,
-            "description": self.description,
-        }
-
-
-def list_rows(refs: list[RoutineRef], tags: tuple[str, ...] = ()) -> list[ListRow]:
-    """A row per routine (only those with every tag of `tags`, in any case); a broken user routine is
-    listed with its first error, unless tags are asked for."""
-    wanted = {tag.lower() for tag in tags}
-    rows = []
-    for ref in refs:
-        origin = "built-in" if ref.builtin else "user"
-        try:
-            schedule = build_schedule(plan_for(str(ref.path)), SESSION_RATE)
-        except RelaxError as exc:
-            if not wanted:
-                first = str(exc).splitlines()[0]
-                rows.append(ListRow(ref.name, first, None, origin, str(ref.path), first))
-            continue
-        plan = schedule.plan
-        if wanted <= {tag.lower() for tag in plan.tags}:
-            rows.append(ListRow(ref.name, plan.title, schedule.duration, origin, str(ref.path), None, plan.tags,
-                                plan.author, plan.description))
-    return rows
 
 
 def _change(before: int | None, after: int | None) -> str:

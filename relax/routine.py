@@ -22,6 +22,7 @@ from pydantic import (
 
 from relax.duration import DURATION_HELP, is_finite_number, parse_duration
 from relax.errors import Problem, RoutineError, brief
+from relax.speech import AUTO, engine_names, is_engine
 from relax.source import Loc, SourceMap, parse_yaml, read_text
 from relax.template import TemplateError, placeholders, whole_placeholder
 
@@ -90,14 +91,6 @@ Count = Annotated[
 """A whole number, or `{param}`."""
 
 
-class Engine(str, Enum):
-    """Speech engines; `auto` picks Piper when installed, else espeak-ng."""
-
-    auto = "auto"
-    espeak = "espeak"
-    piper = "piper"
-
-
 class CueStyle(str, Enum):
     """How a breathing pattern marks each phase."""
 
@@ -128,11 +121,29 @@ class Model(BaseModel):
 class Voice(Model):
     """Default voice settings of a routine; engine, voice, rate and volume can be overridden on the command line."""
 
-    engine: Engine = Field(Engine.auto, description="auto, espeak or piper")
+    engine: str = Field(AUTO, description="auto, espeak, piper, command, or an engine plugin's name (see relax engines)")
     voice: str | None = Field(None, description="engine voice name, or a Piper .onnx file")
+    command: str | None = Field(None, description="the command engine's command line, with {text} and {out}")
     rate: int = Field(150, ge=80, le=400, description="speaking rate in words per minute")
     volume: float = Field(1.0, ge=0.0, le=1.0, description="0.0 to 1.0")
     pitch: int = Field(50, ge=0, le=100, description="0 to 100 (espeak only)")
+
+    @field_validator("engine")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if is_engine(value):
+            return value
+        raise ValueError(f"must be one of: {', '.join(engine_names())}")
+
+    @field_validator("command")
+    @classmethod
+    def _command_line(cls, value: str | None) -> str | None:
+        from relax.engines.command import command_problem
+
+        problem = command_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class Say(Model):
@@ -667,6 +678,7 @@ def load_routine(path: Path, shown: str | None = None) -> tuple[Routine, SourceM
 def routine_json_schema() -> dict[str, Any]:
     """The JSON Schema of the routine format, for editors."""
     schema = Routine.model_json_schema(by_alias=True)
+    schema["$defs"]["Voice"]["properties"]["engine"]["enum"] = engine_names()  # plugins included
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "relax routine"
     return schema

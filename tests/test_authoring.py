@@ -21,7 +21,7 @@ from relax.cli import cli
 from relax.lint import instructions, text_advice
 from relax.plan import plan_for
 from relax.prepare import settings_for
-from relax.speech import bundled_piper_voice, piper_installed
+from relax.engines.piper import bundled_piper_voice, piper_installed
 
 Write = Callable[..., Path]
 

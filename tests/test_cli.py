@@ -215,12 +215,60 @@ def test_an_unusable_cache_folder_is_reported_once_before_synthesis(routine_file
     assert err.startswith("Error: cannot use the audio cache folder /proc/relax-cache: ") and err.count("\n") == 1
 
 
+def loaded_modules(args: list[str], watched: tuple[str, ...]) -> list[str]:
+    """Which of `watched` a relax command imports, run as the console script runs it."""
+    probe = ("import sys, runpy; sys.argv = ['relax', *sys.argv[1:]]\n"
+             "try:\n    runpy.run_module('relax.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             f"print(sorted(m for m in {watched!r} if m in sys.modules), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60)
+    assert done.stderr.splitlines(), done.stderr
+    return list(eval(done.stderr.splitlines()[-1]))  # the probe's own last line: a list of names
+
+
+AUDIO = ("numpy", "miniaudio", "rich", "relax.mixer", "relax.player")
+HEAVY = ("pydantic", "yaml", "importlib.metadata", "relax.routine", "relax.speech", "relax.engines.espeak",
+         "relax.engines.piper", "pyttsx3", "piper", "onnxruntime")
+
+
 @pytest.mark.parametrize("args", [["--version"], ["check", "pmr"], ["history"]])
 def test_commands_without_sound_load_no_audio_code(args: list[str]) -> None:
     # numpy, the players and the mixer cost every command a tenth of a second; only sound needs them.
-    probe = ("import sys, runpy; sys.argv = ['relax', *sys.argv[1:]]\n"
-             "try:\n    runpy.run_module('relax.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-             "print(sorted(m for m in ('numpy', 'miniaudio', 'rich', 'relax.mixer', 'relax.player') if m in sys.modules),"
-             " file=sys.stderr)")
-    done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60)
-    assert done.stderr.splitlines()[-1] == "[]", done.stderr
+    assert loaded_modules(args, AUDIO) == []
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"]])
+def test_version_and_help_load_neither_pydantic_nor_the_engines(args: list[str]) -> None:
+    assert loaded_modules(args, AUDIO + HEAVY) == []
+
+
+def test_a_commands_help_lists_the_engines_without_loading_them() -> None:
+    # Listing the plugins' names takes importlib.metadata; loading an engine is left to synthesis.
+    assert loaded_modules(["play", "--help"], AUDIO + HEAVY) == ["importlib.metadata", "relax.speech", "yaml"]
+
+
+def test_an_unchanged_routine_is_checked_and_listed_without_pydantic(routine_file: Write) -> None:
+    """The second `check` and `list` answer from the summary remembered with the file's content; an edit to an
+    included file is seen."""
+    path = routine_file("title: T\nsteps:\n  - include: part.yaml\n")
+    part = routine_file("steps:\n  - say: Hello there.\n  - pause: 10\n", "part.yaml")
+    assert "pydantic" in loaded_modules(["check", str(path)], HEAVY)
+    assert loaded_modules(["check", str(path)], HEAVY) == []
+    assert run("check", str(path)) == (0, "OK r (0:11)\n", "")
+    assert loaded_modules(["list"], HEAVY) != []  # the built-ins, the first time
+    assert loaded_modules(["list"], HEAVY) == []
+    part.write_text("steps:\n  - say: Hello there.\n  - pause: 20\n", encoding="utf-8")
+    assert run("check", str(path)) == (0, "OK r (0:21)\n", "")
+
+
+def test_a_broken_or_unwritable_summary_memo_only_costs_time(routine_file: Write, isolated_home: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    path = str(routine_file("title: T\nsteps:\n  - say: Hello there.\n  - pause: 10\n"))
+    assert run("check", path) == (0, "OK r (0:11)\n", "")
+    memos = list((isolated_home / "cache" / "summaries").glob("*.json"))
+    assert len(memos) == 1
+    for broken in ("{", '{"fingerprint": 3}', "", '{"fingerprint": {"files": {}}, "summary": {"name": 1}}'):
+        memos[0].write_text(broken, encoding="utf-8")
+        assert run("check", path) == (0, "OK r (0:11)\n", "")
+    monkeypatch.setenv("RELAX_CACHE_DIR", "/proc/no/such")
+    assert run("check", path) == (0, "OK r (0:11)\n", "")
+    assert run("list")[0] == 0

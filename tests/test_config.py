@@ -10,7 +10,9 @@ import pytest
 from relax.config import Config, ConfigError, config_path, load_config
 from relax.errors import RelaxError
 
-KNOWN = "ambience, ambience_volume, voice_volume, bell_volume, engine, voice, rate, player, ratings"
+ENGINE = "must be one of: auto, command, espeak, fake, missing, notabackend, piper"
+"""The built-in engines and the test plugin's (tests/plugins)."""
+KNOWN = "ambience, ambience_volume, voice_volume, bell_volume, engine, command, voice, rate, player, ratings"
 RATE = "must be a whole number of words per minute from 80 to 400"
 
 
@@ -198,9 +200,9 @@ def test_not_utf8_is_located(here: Path) -> None:
     ("rate = inf\n", f"1:1: rate: {RATE}, not inf"),
     ('rate = "fast"\n', f"1:1: rate: {RATE}, not 'fast'"),
     ("rate = false\n", f"1:1: rate: {RATE}, not false"),
-    ('engine = "festival"\n', "1:1: engine: must be one of: auto, espeak, piper, not 'festival'"),
-    ('engine = "Piper"\n', "1:1: engine: must be one of: auto, espeak, piper, not 'Piper'"),
-    ('engine = { name = "piper" }\n', "1:1: engine: must be one of: auto, espeak, piper, not a table"),
+    ('engine = "festival"\n', f"1:1: engine: {ENGINE}, not 'festival'"),
+    ('engine = "Piper"\n', f"1:1: engine: {ENGINE}, not 'Piper'"),
+    ('engine = { name = "piper" }\n', f"1:1: engine: {ENGINE}, not a table"),
     ('player = "pyaudio"\n', "1:1: player: must be one of: miniaudio, simpleaudio, not 'pyaudio'"),
     ('ratings = "no"\n', "1:1: ratings: must be true or false, not 'no'"),
     ('[player]\nname = "miniaudio"\n', "1:2: player: must be one of: miniaudio, simpleaudio, not a table"),
@@ -222,14 +224,14 @@ def test_bad_values(here: Path, text: str, expected: str) -> None:
     ('# defaults\n\n   rate = 20\n', f"3:4: rate: {RATE}, not 20"),
     # Quoted keys, with an escape tomllib decodes.
     ('voice = "joe"\n"rate" = 20\n', f"2:1: rate: {RATE}, not 20"),
-    ("\t'engine' = 'x'\n", "1:2: engine: must be one of: auto, espeak, piper, not 'x'"),
+    ("\t'engine' = 'x'\n", f"1:2: engine: {ENGINE}, not 'x'"),
     ('"ra\\u0074e" = 20\n', f"1:1: rate: {RATE}, not 20"),
     # Look-alike lines inside a multi-line string or an array's comment are not keys.
     ('voice = """\nrate = 100\n"""\nrate = 20\n', f"4:1: rate: {RATE}, not 20"),
-    ("voice = '''\nengine = 'x'\n'''\n  engine = 'y'\n", "4:3: engine: must be one of: auto, espeak, piper, not 'y'"),
+    ("voice = '''\nengine = 'x'\n'''\n  engine = 'y'\n", f"4:3: engine: {ENGINE}, not 'y'"),
     # An odd number of quotes inside them must not end the string early.
     ('voice = """say "hi\nrate = 100\n"""\nrate = 20\n', f"4:1: rate: {RATE}, not 20"),
-    ("voice = '''it's\nengine = 'x'\n'''\nengine = 'y'\n", "4:1: engine: must be one of: auto, espeak, piper, not 'y'"),
+    ("voice = '''it's\nengine = 'x'\n'''\nengine = 'y'\n", f"4:1: engine: {ENGINE}, not 'y'"),
     ('voice = """ends in a quote""""\nrate = 20\n', f"2:1: rate: {RATE}, not 20"),
     ('x = [\n  "]", # ] rate = 1 "\n  1,\n]\nrate = 20\n', f"1:1: x: unknown key (known keys: {KNOWN})"),
     ('engine = "auto"\nx = [ # [\n  {a = "}"},\n]\n', f"2:1: x: unknown key (known keys: {KNOWN})"),
@@ -254,7 +256,7 @@ def test_table_header_before_a_bad_root_value_is_still_later(here: Path) -> None
 
 def test_newline_in_a_value_keeps_one_line(here: Path) -> None:
     path = write(here, 'engine = "pi\\nper\\r\\u0007"\n')
-    assert error_of(path) == "relax.toml:1:1: engine: must be one of: auto, espeak, piper, not 'pi\\nper\\r\\x07'"
+    assert error_of(path) == f"relax.toml:1:1: engine: {ENGINE}, not 'pi\\nper\\r\\x07'"
 
 
 def test_newline_in_a_key_keeps_one_line(here: Path) -> None:
@@ -264,7 +266,7 @@ def test_newline_in_a_key_keeps_one_line(here: Path) -> None:
 
 def test_long_values_are_shortened(here: Path) -> None:
     path = write(here, f'engine = "{"x" * 200}"\n')
-    assert error_of(path) == f"relax.toml:1:1: engine: must be one of: auto, espeak, piper, not '{'x' * 56}..."
+    assert error_of(path) == f"relax.toml:1:1: engine: {ENGINE}, not '{'x' * 56}..."
 
 
 def test_config_error_is_a_relax_error(here: Path) -> None:

@@ -18,7 +18,6 @@ from relax.paths import cache_dir
 from relax.pcm import AudioFormat
 from relax.plan import CueKind, Plan, plan_for
 from relax.prepare import prepare, settings_for
-from relax.routine import Engine
 from relax.schedule import Schedule
 from relax.sound import session_sound
 from relax.stream import Placer
@@ -46,7 +45,7 @@ steps:
 def mixer_for(text: str, tmp_path: Path, **sound: object) -> Mixer:
     path = tmp_path / "mix.yaml"
     path.write_text(text)
-    plan = plan_for(str(path), voice={"engine": Engine.espeak})
+    plan = plan_for(str(path), voice={"engine": "espeak"})
     settings = settings_for(plan)
     cache = AudioCache(cache_dir())
     prepare([(plan, settings)], cache)
@@ -214,7 +213,7 @@ def test_a_60_minute_render_with_a_bed_stays_under_150_mb(tmp_path: Path) -> Non
 def test_bed_choice_precedence(tmp_path: Path) -> None:
     path = tmp_path / "mix.yaml"
     path.write_text(ROUTINE)
-    plan: Plan = plan_for(str(path), voice={"engine": Engine.espeak})
+    plan: Plan = plan_for(str(path), voice={"engine": "espeak"})
     from relax.config import Config
 
     config = Config(ambience="pink", ambience_volume=0.9, bell_volume=0.4)

@@ -19,7 +19,6 @@ from relax.paths import cache_dir
 from relax.plan import Role, plan_for
 from relax.player import SilentPlayer
 from relax.prepare import cached_schedule, prepare, settings_for
-from relax.routine import Engine
 from relax.schedule import Schedule
 from relax.session import Session, StopSignals, start_index
 from relax.pcm import AudioFormat
@@ -47,7 +46,7 @@ steps:
 def placer(tmp_path: Path) -> Placer:
     path = tmp_path / "nav.yaml"
     path.write_text(ROUTINE)
-    plan = plan_for(str(path), voice={"engine": Engine.espeak})
+    plan = plan_for(str(path), voice={"engine": "espeak"})
     settings = settings_for(plan)
     cache = AudioCache(cache_dir())
     prepare([(plan, settings)], cache)

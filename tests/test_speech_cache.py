@@ -19,9 +19,10 @@ from relax.cache import AudioCache, inspect_wav, parse_size
 from relax.cli import cli
 from relax.plan import plan_for
 from relax.prepare import settings_for
-from relax.routine import Engine
 from relax.pcm import SESSION_RATE as SAMPLE_RATE
-from relax.speech import PIPER_INSTALL, EspeakEngine, SpeechError, SpeechSettings
+from relax.engines.espeak import EspeakEngine
+from relax.engines.piper import PIPER_INSTALL
+from relax.speech import SpeechError, SpeechSettings
 
 Write = Callable[..., Path]
 
@@ -75,7 +76,7 @@ def test_prepare_then_reuse_and_exact_show(routine_file: Write, isolated_home: P
     data = json.loads(out)
     assert code == 0 and data["estimated"] is False
     cache = AudioCache(isolated_home / "cache")
-    settings = settings_for(plan_for(str(path), voice={"engine": Engine.espeak}))
+    settings = settings_for(plan_for(str(path), voice={"engine": "espeak"}))
     first = cache.get(settings.key("Breathe slowly."), SAMPLE_RATE)
     assert first is not None and data["cues"][0]["duration"] == round(first.seconds, 3)
     # the hold still ends exactly on time with real clip lengths
@@ -218,7 +219,7 @@ def test_missing_piper_engine_gives_one_line(routine_file: Write) -> None:
     code = "import sys; sys.modules['piper'] = None; from relax.cli import cli; cli()"
     result = subprocess.run([sys.executable, "-c", code, "prepare", str(path), "--engine", "piper"], capture_output=True, text=True)
     assert result.returncode == 1
-    assert result.stderr == f"Error: the piper engine is not installed: {PIPER_INSTALL}\n"
+    assert result.stderr == f"Error: the piper engine cannot run: piper-tts is not installed: {PIPER_INSTALL}\n"
 
 
 def test_voices_lists_both_engines() -> None:
