@@ -42,7 +42,7 @@ import numpy.typing as npt
 from relax.bells import BELL_BELOW_SPEECH_LU, bell_sound
 from relax.cache import AudioCache
 from relax.loudness import integrated_loudness
-from relax.plan import plan_for
+from relax.expand import plan_for
 from relax.prepare import settings_for, speech_jobs
 from relax.speech import SPEECH_LUFS, make_engine
 from relax.synthesis import EMPTY_ATTEMPTS, SOUNDING

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from relax.cache import AudioCache
 from relax.library import available
-from relax.plan import plan_for
+from relax.expand import plan_for
 from relax.prepare import prepare, settings_for
 
 

@@ -58,7 +58,7 @@ def main() -> None:
                "RELAX_DATA_DIR": str(folder / "data"), "RELAX_CONFIG": str(folder / "none.toml")}
         python = wall([sys.executable, "-c", "pass"], env, args.runs)
         print(f"python -c pass: {python * 1000:.1f} ms (median of {args.runs})")
-        memo = folder / "cache" / "summaries"
+        memo = folder / "cache" / "memo"
         rows = [("--version", ["--version"], 4, None), ("--help", ["--help"], 4, None),
                 ("list", ["list"], 8, None), ("check pmr", ["check", "pmr"], 8, None),
                 ("list, cold", ["list"], 8, lambda: shutil.rmtree(memo, ignore_errors=True)),

@@ -97,7 +97,7 @@ def first_sound(routine: str, env: dict[str, str], server: PulseServer, folder: 
 
 
 def peak_memory_mb(env: dict[str, str]) -> float:
-    from relax.plan import plan_for
+    from relax.expand import plan_for
 
     last = plan_for("pmr").sections[-1]
     process = subprocess.Popen(RELAX + ["play", "pmr", "--start-at", last], env=env, stdout=subprocess.DEVNULL)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -123,10 +124,12 @@ def _voice(engine: str | None, voice: str | None, rate: int | None, volume: floa
 
 
 def _plan(routine: str, sets: tuple[str, ...], pace: float, engine: str | None, voice: str | None, rate: int | None,
-          volume: float | None, config: Config) -> Plan:
+          volume: float | None, config: Config, on_miss: Callable[[], None] | None = None) -> Plan:
     """The plan of ROUTINE: command-line voice options beat the routine's, which beat relax.toml's."""
-    from relax.plan import plan_for
-    return plan_for(routine, sets=sets, pace=pace, voice=_voice(engine, voice, rate, volume), defaults=_config_voice(config))
+    from relax.memo import remembered_plan
+
+    return remembered_plan(routine, sets=sets, pace=pace, voice=_voice(engine, voice, rate, volume),
+                           defaults=_config_voice(config), on_miss=on_miss)
 
 
 def _config_voice(config: Config) -> dict[str, object]:
@@ -336,21 +339,30 @@ def play(ctx: click.Context, routine: str, sets: tuple[str, ...], pace: float, e
     volume, q quit. Not on a terminal: one plain line per cue.
     """
     from relax.config import load_config
-    from relax.prepare import settings_for
+    from relax.prepare import expected_voice, ready_workers, settings_for
+    from relax.synthesis import start_early
+
+    config = load_config()
+    cache = _cache(cache_dir)
+    # A routine not played before is likely to need speech: its workers load while its plan is made.
+    plan = _fit(_plan(routine, sets, pace, engine, voice, rate, volume, config,
+                      on_miss=lambda: start_early(cache.root, workers or os.cpu_count() or 1,
+                                                  expected_voice(engine or config.engine, voice or config.voice))),
+                length, cache_dir, workers)
+    settings = settings_for(plan)
+    ready_workers(plan, settings, cache, workers)
+
     from relax.recording import Ratings, session_recorder
     from relax.session import play_session
     from relax.sound import session_sound
 
-    config = load_config()
-    plan = _fit(_plan(routine, sets, pace, engine, voice, rate, volume, config), length, cache_dir, workers)
     sound = session_sound(plan, config, ambience=ambience, ambience_volume=ambience_volume, bell_volume=bell_volume)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     ratings = Ratings(tension_before, tension_after, pain_before, pain_after,
                       ask=interactive and not no_ratings and config.ratings is not False)
-    settings = settings_for(plan)
     recorder = session_recorder(plan, settings, ratings, warn=lambda line: click.echo(line, err=True))
     try:
-        summary = play_session(plan, settings, _cache(cache_dir), sound, player=_player(player, no_audio, config),
+        summary = play_session(plan, settings, cache, sound, player=_player(player, no_audio, config),
                                start_at=start_at, interactive=interactive, workers=workers, recorder=recorder)
     except KeyboardInterrupt:
         click.echo("Stopped before the session began.")
@@ -464,7 +476,7 @@ def say(text: str | None, routine: str | None, step: int | None, output: Path | 
     from relax.cache import format_size
     from relax.config import load_config
     from relax.duration import format_duration
-    from relax.plan import said_plan
+    from relax.expand import said_plan
     from relax.prepare import settings_for
     from relax.render import check_target, render_plan
     from relax.session import play_session

@@ -16,8 +16,7 @@ import platformdirs
 
 from relax.duration import is_finite_number
 from relax.errors import RelaxError
-from relax.paths import APP, expanded
-from relax.source import display_path
+from relax.paths import APP, display_path, expanded
 
 ENV = "RELAX_CONFIG"
 FILE_NAME = "relax.toml"

@@ -8,23 +8,32 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from pydantic import RootModel, ValidationError
+from typing import TYPE_CHECKING
 
 from relax.errors import RoutineError
 from relax.paths import user_lexicon_path
-from relax.routine import MAX_WORDS, Pronunciation, PronunciationValue, as_written, check_word, problems_of, too_many
-from relax.source import display_path, parse_yaml, read_text
+
+if TYPE_CHECKING:  # a plan holds a Lexicon, and a remembered plan loads without pydantic
+    from relax.routine import Pronunciation
 
 PHONEMES = {"espeak": "[[{}]]", "piper": "[[ {} ]]"}
 """How each engine is told that a stretch of text is phonemes (espeak's PHONEMES flag, Piper's raw phonemes)."""
 
 
 @dataclass(frozen=True)
+class Respelling:
+    """How to say a word: the text every engine reads, and phonemes for the engines that take them."""
+
+    say: str
+    espeak: str | None = None
+    piper: str | None = None
+
+
+@dataclass(frozen=True)
 class Lexicon:
     """Words and phrases (matched whole, in any case) with how to say them; the longest match wins."""
 
-    entries: Mapping[str, Pronunciation] = field(default_factory=dict)
+    entries: Mapping[str, Respelling] = field(default_factory=dict)
     """Lowercased word or phrase -> pronunciation."""
 
     @functools.cached_property
@@ -34,7 +43,7 @@ class Lexicon:
         words = sorted(self.entries, key=len, reverse=True)
         return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(word) for word in words) + r")(?!\w)", re.IGNORECASE)
 
-    def with_defaults(self, other: Mapping[str, Pronunciation]) -> Lexicon:
+    def with_defaults(self, other: Mapping[str, Respelling]) -> Lexicon:
         """This lexicon, with the words of `other` it does not have yet."""
         merged = dict(self.entries)
         for word, entry in other.items():
@@ -59,15 +68,18 @@ class Lexicon:
 
 
 def lexicon_of(pronounce: Mapping[str, Pronunciation]) -> Lexicon:
-    return Lexicon({word.lower(): entry for word, entry in pronounce.items()})
-
-
-_Entries = RootModel[dict[str, PronunciationValue]]
+    return Lexicon({word.lower(): Respelling(entry.say, entry.espeak, entry.piper) for word, entry in pronounce.items()})
 
 
 def load_user_lexicon(path: Path | None = None) -> Lexicon:
     """The user's lexicon file (the data folder's lexicon.yaml), or an empty lexicon when there is none;
     a bad file is a RoutineError at its place."""
+    from pydantic import RootModel, ValidationError
+
+    from relax.routine import MAX_WORDS, PronunciationValue, as_written, check_word, problems_of, too_many
+    from relax.paths import display_path
+    from relax.source import parse_yaml, read_text
+
     target = path or user_lexicon_path()
     if not target.is_file():
         return Lexicon()
@@ -77,7 +89,7 @@ def load_user_lexicon(path: Path | None = None) -> Lexicon:
         return Lexicon()  # blank, or comments alone: no words yet
     data, source = parse_yaml(text, shown, expected="a lexicon must be a mapping of words to how to say them")
     try:
-        entries = _Entries.model_validate(as_written(data, source)).root
+        entries = RootModel[dict[str, PronunciationValue]].model_validate(as_written(data, source)).root
     except ValidationError as exc:
         raise RoutineError(problems_of(exc, data, source, lexicon=True)) from None
     problems = too_many(source, (), "lexicon", len(entries), MAX_WORDS)

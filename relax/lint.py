@@ -12,7 +12,8 @@ from relax.errors import Place, Problem
 from relax.lexicon import Lexicon
 from relax.pcm import SESSION_RATE
 from relax.phrases import primary
-from relax.plan import CueKind, Role, plan_for
+from relax.expand import plan_for
+from relax.plan import CueKind, Role
 from relax.schedule import Schedule, ScheduledCue, build_schedule
 
 LONGEST_SENTENCE = 25

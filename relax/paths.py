@@ -59,3 +59,11 @@ def cache_dir() -> Path:
 def user_lexicon_path() -> Path:
     """The user's own respellings, used by every routine."""
     return data_dir() / "lexicon.yaml"
+
+
+def display_path(path: Path) -> str:
+    """The path as the user would like to read it: relative to the cwd when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)

@@ -12,8 +12,9 @@ from relax.cache import AudioCache, Clip, format_size
 from relax.fit import fit_plan
 from relax.plan import CueKind, Plan, estimate_speech_seconds
 from relax.schedule import Schedule, build_schedule
-from relax.speech import SpeechError, SpeechSettings, VoiceRequest, speech_settings
-from relax.synthesis import Job, SynthesisPool
+from relax.errors import RelaxError
+from relax.speech import AUTO, SpeechError, SpeechSettings, VoiceRequest, get_backend, resolve_engine, speech_settings
+from relax.synthesis import Job, SynthesisPool, Warmup, start_early, stop_early
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,27 @@ def _check_room(cache: AudioCache, missing: Sequence[Job]) -> None:
 
 def default_workers() -> int:
     return os.cpu_count() or 1
+
+
+def expected_voice(engine: str | None, voice: str | None) -> Warmup | None:
+    """The engine and voice a routine not seen before likely speaks with, from the command line and relax.toml
+    (the routine's own voice is known only once it is read): what early workers load."""
+    try:
+        name = resolve_engine(engine or AUTO)
+        request = VoiceRequest(voice=voice or "")
+        return Warmup(name, get_backend(name).settings(request).voice)
+    except RelaxError:
+        return None  # the plan's own settings report it
+
+
+def ready_workers(plan: Plan, settings: SpeechSettings, cache: AudioCache, workers: int | None) -> None:
+    """Start the synthesis workers now when clips are missing, so they load while the session is set up; end
+    those started early (relax.synthesis.start_early) when every clip is cached."""
+    missing = sum(1 for job in speech_jobs(plan, settings) if not cache.path(job.key).exists())
+    if missing:
+        start_early(cache.root, min(workers or default_workers(), missing), Warmup(settings.engine, settings.voice))
+    else:
+        stop_early()
 
 
 def prepare(

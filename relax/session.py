@@ -20,7 +20,7 @@ from relax.duration import format_duration
 from relax.errors import UsageError
 from relax.keys import Key, KeyReader
 from relax.mixer import HORIZON, SoundBank
-from relax.plan import SECTION_SEPARATOR, Cue, CueKind, Plan, Role
+from relax.plan import SECTION_SEPARATOR, Cue, CueKind, Plan, Role, VoiceChoice
 from relax.recording import SessionRecorder
 from relax.player import Player, PlayerKind, PlayerUnavailable, SilentPlayer, open_player
 from relax.schedule import Schedule, build_schedule
@@ -263,11 +263,10 @@ PREVIEW_SECONDS = 10.0
 
 def preview_ambience(spec: str, cache: AudioCache, *, volume: float | None, player: PlayerKind) -> SessionSummary:
     """Play ten seconds of one ambience bed, faded in and out."""
-    from relax.routine import Voice
     from relax.sound import session_sound
 
     cue = Cue(CueKind.silence, Role.pause, 1, label=f"Ambience: {spec}", seconds=PREVIEW_SECONDS)
-    plan = Plan(name="preview", title=f"Ambience: {spec}", safety="", voice=Voice(), pace=1.0, language="en",
+    plan = Plan(name="preview", title=f"Ambience: {spec}", safety="", voice=VoiceChoice(), pace=1.0, language="en",
                 cues=(cue,), sections=())
     sound = session_sound(plan, ambience=spec, ambience_volume=volume)
     return play_session(plan, None, cache, sound, player=player)

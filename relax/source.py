@@ -61,14 +61,6 @@ class SourceMap:
         return self.place(loc, at_key=at_key).problem(message)
 
 
-def display_path(path: Path) -> str:
-    """The path as the user would like to read it: relative to the cwd when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return str(path)
-
-
 def _mark(node: yaml.Node) -> Mark:
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
 

@@ -137,13 +137,40 @@ def _die_with_parent(parent: int) -> None:
 PR_SET_PDEATHSIG = 1
 
 
-def _worker(connection: Connection, engine_name: str, cache_root: str, threads: int, parent: int) -> None:
+@dataclass(frozen=True)
+class Warmup:
+    """What a worker started before its first job loads while it waits: the engine it expects, and a voice."""
+
+    engine: str
+    voice: str = ""
+    """A voice file the first clip will likely use (a Piper model takes most of a cold start to load)."""
+
+
+def _warm_up(warmup: Warmup | None, threads: int) -> dict[str, SpeechEngine]:
+    """The leveling code and the expected engine, loaded; a failure is left for the job that needs it."""
+    import importlib
+
+    for name in ("relax.loudness", "relax.mixer", "relax.pcm"):
+        importlib.import_module(name)
+    if warmup is None:
+        return {}
+    try:
+        engine = make_engine(warmup.engine, threads)
+        load = getattr(engine, "load_voice", None)
+        if warmup.voice and callable(load):
+            load(warmup.voice)
+    except Exception:
+        return {}
+    return {warmup.engine: engine}
+
+
+def _worker(connection: Connection, warmup: Warmup | None, cache_root: str, threads: int, parent: int) -> None:
     _die_with_parent(parent)
     # Ctrl-C reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _quiet()
+    engines = _warm_up(warmup, threads) if not connection.poll() else {}
     cache = AudioCache(Path(cache_root))
-    engine: SpeechEngine | None = None
     while True:
         try:
             job = connection.recv()
@@ -151,15 +178,74 @@ def _worker(connection: Connection, engine_name: str, cache_root: str, threads: 
             return
         if job is None:
             return
+        name = job.settings.engine
         try:
-            if engine is None:
-                engine = make_engine(engine_name, threads)
+            engine = engines.get(name) or engines.setdefault(name, make_engine(name, threads))
             clip = synthesize_into(engine, cache, job)
             connection.send(("ok", clip.frames))
         except SpeechError as exc:
             connection.send(("error", str(exc)))
         except Exception as exc:  # an engine failure must reach the parent as a message
-            connection.send(("error", f"{engine_name} failed on {job.text!r}: {type(exc).__name__}: {exc}"))
+            connection.send(("error", f"{name} failed on {job.text!r}: {type(exc).__name__}: {exc}"))
+
+
+def _start_worker(context: multiprocessing.context.SpawnContext, warmup: Warmup | None, cache_root: Path,
+                  threads: int) -> _Worker:
+    parent, child = context.Pipe()
+    # Linux sends the death signal when the thread that started the worker ends: run() starts and closes them.
+    args = (child, warmup, str(cache_root), threads, os.getpid())
+    process = context.Process(target=_worker, args=args, daemon=True)
+    if threading.current_thread() is threading.main_thread():
+        with quiet_stderr():  # a worker still starting when the parent exits must not print a traceback
+            process.start()
+    else:  # other threads must not touch fd 2 under the main thread (see silence.stderr_for_python_only)
+        process.start()
+    child.close()
+    return _Worker(process, parent)
+
+
+_EARLY: list[tuple[Path, _Worker]] = []
+"""Workers started before the plan was known, waiting for a pool to take them."""
+
+
+def start_early(cache_root: Path, count: int, warmup: Warmup | None) -> None:
+    """Start `count` workers now, on the main thread, so a session's first clip does not wait for Python,
+    numpy and the engine to load: they load while the plan is made and the title is shown. Only the first
+    loads the voice (the first clip goes to it): two loading at once would slow each other."""
+    context = multiprocessing.get_context("spawn")
+    threads = max(1, (os.cpu_count() or 1) // max(1, count))
+    for index in range(len(_EARLY), count):
+        first = warmup if index == 0 or warmup is None else Warmup(warmup.engine)
+        _EARLY.append((cache_root, _start_worker(context, first, cache_root, threads)))
+
+
+def stop_early() -> None:
+    """End the early workers no pool took (every clip was cached after all), at once: they hold no work."""
+    while _EARLY:
+        _, worker = _EARLY.pop()
+        worker.process.kill()
+        worker.process.join()
+        worker.connection.close()
+
+
+def _take_early(cache_root: Path) -> _Worker | None:
+    for index, (root, worker) in enumerate(_EARLY):
+        if root == cache_root and worker.process.is_alive():
+            del _EARLY[index]
+            return worker
+    return None
+
+
+def _close_worker(worker: _Worker) -> None:
+    try:
+        worker.connection.send(None)
+    except OSError:
+        pass
+    worker.process.join(timeout=2)
+    if worker.process.is_alive():
+        worker.process.kill()
+        worker.process.join()
+    worker.connection.close()
 
 
 @dataclass
@@ -186,17 +272,10 @@ class SynthesisPool:
         self.threads = threads or max(1, (os.cpu_count() or 1) // self.size)
 
     def _spawn(self) -> _Worker:
-        parent, child = self.context.Pipe()
-        # Linux sends the death signal when the thread that started the worker ends: run() starts and closes them.
-        args = (child, self.engine, str(self.cache.root), self.threads, os.getpid())
-        process = self.context.Process(target=_worker, args=args, daemon=True)
-        if threading.current_thread() is threading.main_thread():
-            with quiet_stderr():  # a worker still starting when the parent exits must not print a traceback
-                process.start()
-        else:  # other threads must not touch fd 2 under the main thread (see silence.stderr_for_python_only)
-            process.start()
-        child.close()
-        return _Worker(process, parent)
+        early = _take_early(self.cache.root)
+        if early is not None:
+            return early
+        return _start_worker(self.context, Warmup(self.engine), self.cache.root, self.threads)
 
     def _kill(self, worker: _Worker) -> None:
         worker.process.kill()
@@ -255,13 +334,5 @@ class SynthesisPool:
 
     def close(self) -> None:
         for worker in list(self.workers):
-            try:
-                worker.connection.send(None)
-            except OSError:
-                pass
-            worker.process.join(timeout=2)
-            if worker.process.is_alive():
-                worker.process.kill()
-                worker.process.join()
-            worker.connection.close()
+            _close_worker(worker)
         self.workers.clear()

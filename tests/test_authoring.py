@@ -19,7 +19,7 @@ from pulse import PulseServer, Recorder, onsets, samples_of
 from relax.cache import AudioCache
 from relax.cli import cli
 from relax.lint import instructions, text_advice
-from relax.plan import plan_for
+from relax.expand import plan_for
 from relax.prepare import settings_for
 from relax.engines.piper import bundled_piper_voice, piper_installed
 

@@ -19,7 +19,7 @@ from pulse import samples_of
 from relax.cache import AudioCache
 from relax.cli import cli
 from relax.paths import cache_dir
-from relax.plan import plan_for
+from relax.expand import plan_for
 from relax.prepare import exact_schedule, settings_for
 
 ROUTINE = """\

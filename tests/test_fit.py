@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from relax.cli import cli
 from relax.fit import FitError, fit_plan
-from relax.plan import plan_for
+from relax.expand import plan_for
 
 ROUTINE = """\
 title: Fit me

@@ -16,7 +16,8 @@ from relax.clips import ClipStore
 from relax.mixer import DUCK_ATTACK, DUCK_RELEASE, LIMIT_THRESHOLD, BedChoice, Gains, Mixer, SoundBank, limit, to_pcm
 from relax.paths import cache_dir
 from relax.pcm import AudioFormat
-from relax.plan import CueKind, Plan, plan_for
+from relax.expand import plan_for
+from relax.plan import CueKind, Plan
 from relax.prepare import prepare, settings_for
 from relax.schedule import Schedule
 from relax.sound import session_sound

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from relax.cache import AudioCache
 from relax.cli import cli
 from relax.paths import cache_dir
-from relax.plan import plan_for
+from relax.expand import plan_for
 from relax.prepare import exact_schedule, settings_for
 from relax.schedule import Schedule
 

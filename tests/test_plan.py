@@ -6,7 +6,8 @@ from typing import Callable
 import pytest
 
 from relax.errors import RoutineError, UsageError
-from relax.plan import CueKind, Plan, Role, expand, parse_overrides
+from relax.expand import expand, parse_overrides
+from relax.plan import CueKind, Plan, Role
 from relax.routine import load_routine
 from relax.schedule import Schedule, build_schedule
 
@@ -140,3 +141,27 @@ def test_all_unknown_names_reported_at_once(routine_file: Write) -> None:
 def test_pace_out_of_range(routine_file: Write) -> None:
     with pytest.raises(UsageError, match="--pace must be between 0.5 and 2, not 10"):
         plan_of(routine_file("steps: [{say: hi}]\n"), pace=10)
+
+
+def test_a_plans_voice_has_the_routine_models_defaults() -> None:
+    from relax.plan import VoiceChoice
+    from relax.routine import Voice
+
+    assert VoiceChoice.of(Voice()) == VoiceChoice()
+
+
+def test_a_remembered_plan_is_the_plan(tmp_path: Path) -> None:
+    """The plan memo gives back what expansion makes, lexicon, includes and sections included, and sees an edit."""
+    from relax.expand import plan_for
+    from relax.memo import remembered_plan
+
+    (tmp_path / "part.yaml").write_text("steps:\n  - say: Let the qigong go.\n  - pause: 3\n", encoding="utf-8")
+    path = tmp_path / "r.yaml"
+    path.write_text("title: T\npronounce:\n  qigong: chee gung\nsteps:\n  - section: One\n    steps:\n"
+                    "      - include: part.yaml\n  - breathe: 4-4\n    cycles: 1\n", encoding="utf-8")
+    fresh = plan_for(str(path), pace=1.2, voice={"rate": 120})
+    assert remembered_plan(str(path), pace=1.2, voice={"rate": 120}) == fresh  # made, and remembered
+    assert remembered_plan(str(path), pace=1.2, voice={"rate": 120}) == fresh  # from the memo
+    assert remembered_plan(str(path), pace=1.0, voice={"rate": 120}) != fresh  # another pace is another plan
+    (tmp_path / "part.yaml").write_text("steps:\n  - say: Let go.\n  - pause: 3\n", encoding="utf-8")
+    assert [c.text for c in remembered_plan(str(path), pace=1.2, voice={"rate": 120}).cues][0] == "Let go."

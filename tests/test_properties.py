@@ -10,7 +10,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from relax.plan import CueKind, Role, expand
+from relax.expand import expand
+from relax.plan import CueKind, Role
 from relax.routine import load_routine
 from relax.schedule import build_schedule
 

@@ -16,7 +16,8 @@ from relax.display import PlainView, session_state
 from relax.keys import Key
 from relax.mixer import Gains, Mixer, SoundBank, to_pcm
 from relax.paths import cache_dir
-from relax.plan import Role, plan_for
+from relax.expand import plan_for
+from relax.plan import Role
 from relax.player import SilentPlayer
 from relax.prepare import cached_schedule, prepare, settings_for
 from relax.schedule import Schedule

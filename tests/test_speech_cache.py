@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from relax.cache import AudioCache, inspect_wav, parse_size
 from relax.cli import cli
-from relax.plan import plan_for
+from relax.expand import plan_for
 from relax.prepare import settings_for
 from relax.pcm import SESSION_RATE as SAMPLE_RATE
 from relax.engines.espeak import EspeakEngine
@@ -268,3 +268,25 @@ def test_an_engine_that_writes_nothing_is_retried_then_reported(tmp_path: Path) 
         synthesize_into(SilentEngine(), cache, job)
     assert SilentEngine.calls == EMPTY_ATTEMPTS
     assert list(tmp_path.rglob("*")) == [cache.path(job.key).parent]  # no entry, no temp file left
+
+
+def test_workers_started_early_are_taken_by_the_pool_or_ended(tmp_path: Path) -> None:
+    """Workers started before the plan is known (relax play does, for a routine it has not seen) make its
+    clips; unused, they end at once."""
+    from relax import synthesis
+    from relax.synthesis import Job, SynthesisPool, Warmup, start_early, stop_early
+
+    cache = AudioCache(tmp_path / "cache")
+    start_early(cache.root, 2, Warmup("espeak"))
+    early = [worker.process for _, worker in synthesis._EARLY]
+    assert len(early) == 2 and all(process.is_alive() for process in early)
+    settings = SpeechSettings("espeak", "", 150, 50, "en", "t")
+    jobs = [Job(text, settings) for text in ("Hello there.", "Let go.")]
+    pool = SynthesisPool(cache, "espeak", 2)
+    pool.run(jobs)
+    assert synthesis._EARLY == [] and all(cache.get(job.key, SAMPLE_RATE) for job in jobs)
+    assert not any(process.is_alive() for process in early)  # closed with the pool
+    start_early(cache.root, 1, Warmup("piper", "/no/such/voice.onnx"))  # a warm-up that fails is left to the job
+    started = synthesis._EARLY[0][1].process
+    stop_early()
+    assert synthesis._EARLY == [] and not started.is_alive()

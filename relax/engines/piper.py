@@ -96,10 +96,15 @@ class PiperEngine:
         session = onnxruntime.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
         return PiperVoice(session=session, config=PiperConfig.from_dict(settings))
 
-    def synthesize(self, text: str, settings: SpeechSettings, target: Path) -> None:
-        voice = self._voices.get(settings.voice)
+    def load_voice(self, model: str) -> Any:
+        """The voice model at `model`, loaded once (a worker may load it before its first clip)."""
+        voice = self._voices.get(model)
         if voice is None:
-            voice = self._voices[settings.voice] = self._load(settings.voice)
+            voice = self._voices[model] = self._load(model)
+        return voice
+
+    def synthesize(self, text: str, settings: SpeechSettings, target: Path) -> None:
+        voice = self.load_voice(settings.voice)
         config = self._config(length_scale=PIPER_NATURAL_WPM / settings.rate)
         with wave.open(str(target), "wb") as writer:
             # Piper writes nothing for text without speakable words, which leaves a broken header.
