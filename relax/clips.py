@@ -70,7 +70,7 @@ class BackgroundClips(ClipStore):
 
     def _run(self) -> None:
         try:
-            self._pool.run(self.missing, self._finished_job)
+            self._pool.run(self.missing, self._finished_job, first_alone=True)
         except RelaxError as exc:
             self.error = exc
         except Exception as exc:  # the audio must not hang on a failure it never hears of

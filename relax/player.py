@@ -63,7 +63,7 @@ class MiniaudioPlayer:
 
     PERIOD_MSEC = 20
     PERIODS = 10
-    LEAD_IN_SECONDS = 0.05
+    LEAD_IN_SECONDS = 0.02
 
     def __init__(self, stream: LiveStream) -> None:
         try:

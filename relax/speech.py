@@ -24,6 +24,9 @@ from relax.pcm import SESSION_RATE
 
 SPEECH_LUFS = -20.0
 """Every clip is normalized to this loudness before it enters the cache, whatever engine and sentence."""
+SPEECH_LEAD = 0.01
+"""Seconds of quiet kept before a clip's first sound: an engine's own (Piper leaves 60-70 ms) would delay every
+cue's words, and the first sound of a session, for nothing."""
 AUTO = "auto"
 """Not an engine: the best installed one for the language (a Piper voice when there is one, else espeak)."""
 GROUP = "relax.engines"
@@ -54,6 +57,8 @@ class SpeechSettings:
     """The rate of the clip in the cache; an engine may speak at another, resampled once on the way in."""
     loudness: float = SPEECH_LUFS
     """Target loudness in LUFS: part of the key, so clips leveled differently are never mixed up."""
+    lead: float = SPEECH_LEAD
+    """Seconds of quiet before the words, the engine's own cut to this; part of the key too."""
     command: str = ""
     """The command engine's command line, with its {placeholders}."""
 

@@ -82,9 +82,10 @@ def _read_any_wav(path: Path) -> tuple[Any, int] | None:
     return samples, rate
 
 
-def level(path: Path, lufs: float, rate: int) -> None:
+def level(path: Path, lufs: float, rate: int, lead: float) -> None:
     """Rewrite an engine's WAV as mono 16-bit at `rate` and loudness `lufs`, its rare loudest peaks bent by the
-    soft limiter rather than the whole clip made quieter; an unreadable or empty file is left alone."""
+    soft limiter rather than the whole clip made quieter, with at most `lead` seconds of quiet before the words;
+    an unreadable or empty file is left alone."""
     import numpy as np
 
     from relax.loudness import gain_for
@@ -98,6 +99,8 @@ def level(path: Path, lufs: float, rate: int) -> None:
     # Measured without the silence an engine leaves around the words: it would make short words read quiet.
     sounding = np.flatnonzero(np.abs(samples) > SOUNDING / 32768)
     words = samples[sounding[0]:sounding[-1] + 1] if len(sounding) else samples
+    if len(sounding):
+        samples = samples[max(0, sounding[0] - round(lead * rate)):]
     scaled = limit(samples * np.float32(gain_for(words, rate, lufs, ceiling_dbfs=6.0)))
     with wave.open(str(path), "wb") as writer:
         writer.setnchannels(1)
@@ -112,7 +115,7 @@ def synthesize_into(engine: SpeechEngine, cache: AudioCache, job: Job) -> Clip:
         temp = cache.temp_path(job.key)
         try:
             engine.synthesize(job.text, job.settings, temp)
-            level(temp, job.settings.loudness, job.settings.sample_rate)
+            level(temp, job.settings.loudness, job.settings.sample_rate, job.settings.lead)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
@@ -216,7 +219,8 @@ def start_early(cache_root: Path, count: int, warmup: Warmup | None) -> None:
     threads = max(1, (os.cpu_count() or 1) // max(1, count))
     for index in range(len(_EARLY), count):
         first = warmup if index == 0 or warmup is None else Warmup(warmup.engine)
-        _EARLY.append((cache_root, _start_worker(context, first, cache_root, threads)))
+        # The first clip is made alone (SynthesisPool.run's first_alone), so its worker may use every core.
+        _EARLY.append((cache_root, _start_worker(context, first, cache_root, os.cpu_count() or 1 if index == 0 else threads)))
 
 
 def stop_early() -> None:
@@ -283,15 +287,21 @@ class SynthesisPool:
         worker.connection.close()
         self.workers.remove(worker)
 
-    def run(self, jobs: Sequence[Job], on_done: Callable[[Job], None] | None = None) -> None:
-        """Synthesize every job; raises SpeechError on the first one that cannot be made."""
+    def run(self, jobs: Sequence[Job], on_done: Callable[[Job], None] | None = None, first_alone: bool = False) -> None:
+        """Synthesize every job; raises SpeechError on the first one that cannot be made. `first_alone`: the
+        first job has the machine to itself (a session waits for it to make a sound), then all run at once."""
         pending = list(jobs)
         retry: list[tuple[Job, int]] = []
+        alone = first_alone
         try:
             while (pending or retry or any(w.job for w in self.workers)) and not self.cancelled.is_set():
-                while len(self.workers) < min(self.size, len(pending) + len(retry) + sum(1 for w in self.workers if w.job)):
+                alone = alone and any(w.job for w in self.workers) or (alone and not self.workers)
+                size = 1 if alone else self.size
+                while len(self.workers) < min(size, len(pending) + len(retry) + sum(1 for w in self.workers if w.job)):
                     self.workers.append(self._spawn())
                 for worker in self.workers:
+                    if alone and any(w.job for w in self.workers):
+                        break
                     if worker.job is None and (retry or pending):
                         job, attempts = retry.pop(0) if retry else (pending.pop(0), 0)
                         worker.job, worker.started, worker.attempts = job, time.monotonic(), attempts

@@ -1,4 +1,5 @@
-"""Session navigation, the display state and the shared mixer, with real clips from espeak-ng and the silent clock."""
+"""Session navigation, the display state and the shared mixer, with clips from the test engine plugin (tones: what
+is tested here is where cues fall, not how words sound) and the silent clock; render with real espeak-ng."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ steps:
 def placer(tmp_path: Path) -> Placer:
     path = tmp_path / "nav.yaml"
     path.write_text(ROUTINE)
-    plan = plan_for(str(path), voice={"engine": "espeak"})
+    plan = plan_for(str(path), voice={"engine": "fake"})  # tests/plugins: registered through its entry point
     settings = settings_for(plan)
     cache = AudioCache(cache_dir())
     prepare([(plan, settings)], cache)

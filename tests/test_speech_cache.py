@@ -12,6 +12,7 @@ import wave
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -290,3 +291,25 @@ def test_workers_started_early_are_taken_by_the_pool_or_ended(tmp_path: Path) ->
     started = synthesis._EARLY[0][1].process
     stop_early()
     assert synthesis._EARLY == [] and not started.is_alive()
+
+
+@pytest.mark.parametrize("engine", ["espeak", "piper", "fake"])
+def test_a_clip_starts_with_its_words(engine: str, routine_file: Write, tmp_path: Path) -> None:
+    """An engine's own quiet before the words (Piper leaves 60-70 ms) is cut to SPEECH_LEAD: it would delay
+    every cue's words and the first sound of a session."""
+    from relax.engines.piper import bundled_piper_voice
+    from relax.speech import SPEECH_LEAD
+    from relax.synthesis import SOUNDING
+
+    if engine == "piper" and bundled_piper_voice() is None:
+        pytest.skip("Piper is optional (NEURAL=0)")
+    code, _, err = run("prepare", str(routine_file(SHORT)), "--engine", engine, "--cache-dir", str(tmp_path / "c"))
+    assert code == 0, err
+    clips = sorted((tmp_path / "c").glob("*/*.wav"))
+    assert len(clips) == 4  # the four lines of SHORT
+    for path in clips:
+        with wave.open(str(path), "rb") as reader:
+            samples = np.frombuffer(reader.readframes(reader.getnframes()), dtype=np.int16).astype(np.int32)
+        first = int(np.flatnonzero(np.abs(samples) > SOUNDING)[0])
+        # Measured after leveling, which may lower the first sound under the threshold: a few ms of slack.
+        assert first <= round((SPEECH_LEAD + 0.005) * SAMPLE_RATE), (path, first)
