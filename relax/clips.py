@@ -63,12 +63,14 @@ class BackgroundClips(ClipStore):
         self._ready = threading.Condition()
         self._done: set[str] = set()
         self._finished = not self.missing
-        self._pool = SynthesisPool(cache, settings.engine, min(workers or default_workers(), max(1, len(self.missing))))
+        self._pool = SynthesisPool(cache, settings.engine, min(workers or default_workers(), max(1, len(self.missing)))) \
+            if self.missing else None
         self._thread = threading.Thread(target=self._run, name="relax-synthesis", daemon=True)
         if self.missing:
             self._thread.start()
 
     def _run(self) -> None:
+        assert self._pool is not None
         try:
             self._pool.run(self.missing, self._finished_job, first_alone=True)
         except RelaxError as exc:
@@ -113,6 +115,8 @@ class BackgroundClips(ClipStore):
 
     def close(self) -> None:
         """Stop synthesis and its workers (a session may end before every clip is made)."""
+        if self._pool is None:
+            return
         self._pool.cancel()
         if self._thread.is_alive():
             self._thread.join(timeout=5)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import tomllib
@@ -250,6 +249,8 @@ def _ambience(value: str, folder: Path) -> str:
 
 
 def _suggest(key: str) -> str:
+    import difflib
+
     close = difflib.get_close_matches(key, list(_CHECKS), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(_CHECKS)})"
 

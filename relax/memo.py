@@ -50,7 +50,8 @@ def _fingerprint(files: list[str]) -> dict[str, Any]:
             folders.append(sorted(entry.name for entry in os.scandir(folder)))
         except OSError:
             folders.append([])
-    stamps = sorted((str(p.relative_to(code)), p.stat().st_size, p.stat().st_mtime_ns) for p in code.rglob("*.py"))
+    stamps = sorted((str(p.relative_to(code)), p.stat().st_size, p.stat().st_mtime_ns)
+                    for p in [*code.glob("*.py"), *code.glob("*/*.py")])
     return {"relax": relax.__version__, "code": hashlib.sha256(repr(stamps).encode()).hexdigest(),
             "folders": folders, "files": {name: _digest(Path(name)) for name in files}}
 

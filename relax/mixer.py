@@ -9,17 +9,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from relax.ambience import Bed
 from relax.bells import bell_seconds, bell_sound
 from relax.pcm import AudioFormat
 from relax.plan import AMBIENCE_OFF, Cue, CueKind, Plan
 from relax.schedule import Schedule
 from relax.speech import SPEECH_LUFS
+
+if TYPE_CHECKING:  # beds are built only when a session has one
+    from relax.ambience import Bed
 
 Block = npt.NDArray[np.float32]
 """Mixed samples, shape (frames, channels), full scale 1.0."""

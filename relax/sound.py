@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from relax.ambience import Bed, load_bed
 from relax.config import Config
 from relax.mixer import DEFAULT_AMBIENCE_VOLUME, BedChoice, Gains, Mixer, SoundBank
 from relax.paths import expanded
 from relax.pcm import AudioFormat
 from relax.plan import AMBIENCE_OFF, Plan, is_audio_path
 from relax.schedule import Schedule
+
+if TYPE_CHECKING:  # beds are built only when a session has one
+    from relax.ambience import Bed
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,10 @@ class SessionSound:
 
     def load_beds(self, cache_root: Path) -> dict[str, Bed]:
         """The beds, synthesized or decoded once and cached; raises AmbienceError before anything plays."""
+        if not self.beds:
+            return {}
+        from relax.ambience import load_bed
+
         return {spec: load_bed(spec, self.rate, cache_root) for spec in self.beds}
 
     def format(self, beds: dict[str, Bed]) -> AudioFormat:

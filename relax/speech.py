@@ -1,7 +1,8 @@
 """Speech engines: the backend interface every engine implements, and the registry that finds them.
 
-Built-in engines and plugins take the same path: each is an entry point of the `relax.engines` group naming
-a `Backend` subclass; the built-ins' entry points are written here, so relax finds them uninstalled too.
+Built-in engines and plugins take the same path: each is an entry point (`module:Class`) of the `relax.engines`
+group naming a `Backend` subclass, loaded the same way; the built-ins' are written here, so relax finds them
+uninstalled too.
 Backends are cheap to create: an engine loads its libraries only in `synthesizer`, which runs inside a
 synthesis worker process (see relax.synthesis), since espeak-ng initializes once per process.
 """
@@ -11,13 +12,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Protocol
-
-if TYPE_CHECKING:
-    from importlib.metadata import EntryPoint
+from typing import ClassVar, Protocol
 
 from relax.errors import RelaxError
 from relax.pcm import SESSION_RATE
@@ -64,11 +63,15 @@ class SpeechSettings:
 
     def key(self, text: str) -> str:
         """The content address of `text` spoken with these settings."""
+        blob = json.dumps({"text": text, **self._fields}, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    @functools.cached_property
+    def _fields(self) -> dict[str, object]:
         fields = asdict(self)
         if not fields["command"]:
             del fields["command"]  # keys of clips made before the command engine stay the same
-        blob = json.dumps({"text": text, **fields}, sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+        return fields
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,24 @@ class Backend(ABC):
         return SpeechError(f"the {self.name} engine cannot run: {reason}" + (f": {self.install}" if self.install else ""))
 
 
+@functools.cache
 def package_version(name: str) -> str:
+    """An installed distribution's version, from its .dist-info folder's name where it can be: importlib.metadata
+    costs a session's start 10 ms, and engine versions are part of every clip's key."""
+    import sys
+
+    wanted = name.replace("-", "_").lower()
+    for folder in sys.path:
+        try:
+            entries = os.listdir(folder or ".")
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.endswith(".dist-info"):
+                stem = entry[:-len(".dist-info")]
+                project, _, found = stem.rpartition("-")
+                if project.replace("-", "_").lower() == wanted and found:
+                    return found
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -146,22 +166,27 @@ def package_version(name: str) -> str:
         return "unknown"
 
 
-def _builtin_entry_points() -> list[EntryPoint]:
-    # importlib.metadata costs startup time; only commands that speak import it.
-    from importlib.metadata import EntryPoint
-
-    return [EntryPoint(name, value, GROUP) for name, value in BUILTIN_ENGINES.items()]
-
-
 @functools.cache
-def engine_entry_points() -> dict[str, EntryPoint]:
-    """Every engine's entry point by name: the built-ins, then installed plugins (a plugin cannot take a
-    built-in's name)."""
+def engine_entry_points() -> dict[str, str]:
+    """Every engine's entry point (`module:attribute`) by name: the built-ins, then installed plugins (a plugin
+    cannot take a built-in's name)."""
     from importlib.metadata import entry_points
 
-    found = {point.name: point for point in _builtin_entry_points()}
+    found = dict(BUILTIN_ENGINES)
     for point in entry_points(group=GROUP):
-        found.setdefault(point.name, point)
+        found.setdefault(point.name, point.value)
+    return found
+
+
+def _load(value: str) -> object:
+    """What an entry point names, loaded as importlib.metadata's EntryPoint.load does (without importing
+    importlib.metadata for a built-in: that costs a session's start 15 ms)."""
+    import importlib
+
+    module, _, attribute = value.partition(":")
+    found: object = importlib.import_module(module.strip())
+    for part in filter(None, attribute.strip().split(".")):
+        found = getattr(found, part)
     return found
 
 
@@ -180,15 +205,15 @@ def is_engine(name: str) -> bool:
 def get_backend(name: str) -> Backend:
     """The backend registered as `name`; one line when there is none or its plugin is broken."""
     # The built-ins are known without reading every installed package's metadata (which costs startup time).
-    point = next((p for p in _builtin_entry_points() if p.name == name), None) or engine_entry_points().get(name)
-    if point is None:
+    value = BUILTIN_ENGINES.get(name) or engine_entry_points().get(name)
+    if value is None:
         raise SpeechError(f"no speech engine '{name}' (engines: {', '.join(engine_names())})")
     try:
-        backend = point.load()()
+        backend = _load(value)()  # type: ignore[operator]
     except Exception as exc:  # a plugin's own bug must not become a traceback
-        raise SpeechError(f"the {name} engine plugin ({point.value}) does not load: {type(exc).__name__}: {exc}") from None
+        raise SpeechError(f"the {name} engine plugin ({value}) does not load: {type(exc).__name__}: {exc}") from None
     if not isinstance(backend, Backend):
-        raise SpeechError(f"the {name} engine plugin ({point.value}) is not a relax.speech.Backend")
+        raise SpeechError(f"the {name} engine plugin ({value}) is not a relax.speech.Backend")
     return backend
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import multiprocessing
 import os
 import signal
 import threading
@@ -16,13 +15,17 @@ import time
 import wave
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from relax.cache import AudioCache, Clip
 from relax.silence import quiet_stderr
 from relax.speech import SpeechEngine, SpeechError, SpeechSettings, make_engine
+
+if TYPE_CHECKING:  # a session whose clips are all cached starts no process (multiprocessing costs start-up time)
+    import multiprocessing.context
+    import multiprocessing.process
+    from multiprocessing.connection import Connection
 
 CLIP_TIMEOUT = 60.0
 """Seconds one clip may take before its worker is killed (longest clips take ~2 s here)."""
@@ -215,6 +218,8 @@ def start_early(cache_root: Path, count: int, warmup: Warmup | None) -> None:
     """Start `count` workers now, on the main thread, so a session's first clip does not wait for Python,
     numpy and the engine to load: they load while the plan is made and the title is shown. Only the first
     loads the voice (the first clip goes to it): two loading at once would slow each other."""
+    import multiprocessing
+
     context = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // max(1, count))
     for index in range(len(_EARLY), count):
@@ -269,6 +274,8 @@ class SynthesisPool:
         self.engine = engine
         self.size = max(1, workers)
         # spawn, not fork: a forked child would inherit a parent's already started espeak, which hangs.
+        import multiprocessing
+
         self.context = multiprocessing.get_context("spawn")
         self.workers: list[_Worker] = []
         self.cancelled = threading.Event()
@@ -290,6 +297,8 @@ class SynthesisPool:
     def run(self, jobs: Sequence[Job], on_done: Callable[[Job], None] | None = None, first_alone: bool = False) -> None:
         """Synthesize every job; raises SpeechError on the first one that cannot be made. `first_alone`: the
         first job has the machine to itself (a session waits for it to make a sound), then all run at once."""
+        from multiprocessing.connection import wait
+
         pending = list(jobs)
         retry: list[tuple[Job, int]] = []
         alone = first_alone
