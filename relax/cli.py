@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -155,6 +154,7 @@ def sound_options(command: Any) -> Any:
 def _cache(path: Path | None) -> AudioCache:
     from relax.cache import AudioCache
     from relax.paths import cache_dir
+
     return AudioCache(path or cache_dir())
 
 
@@ -202,6 +202,7 @@ class Length(click.ParamType):  # type: ignore[type-arg]  # generic only in newe
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         from relax.duration import parse_duration
+
         try:
             seconds = parse_duration(TEXT.convert(value, param, ctx))
         except ValueError as exc:
@@ -218,6 +219,7 @@ class Rating(click.ParamType):  # type: ignore[type-arg]  # generic only in newe
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         from relax.history import RATING_RANGE
+
         label = param.opts[0] if isinstance(param, click.Option) else "rating"
         text = TEXT.convert(value, param, ctx).strip()
         if not text.isdigit() or int(text) not in RATING_RANGE:
@@ -245,6 +247,7 @@ length_option = click.option(
 def _fit(plan: Plan, length: float | None, cache_dir: Path | None, workers: int | None, estimate: bool = False) -> Plan:
     """The plan fitted to --length, from real clip lengths (or estimated ones)."""
     from relax.prepare import fitted_plan
+
     if length is None:
         return plan
     return fitted_plan(plan, length, None if estimate else _cache(cache_dir), workers=workers,
@@ -270,6 +273,7 @@ def list_command(tags: tuple[str, ...], as_json: bool) -> None:
     """List built-in and user routines with title, duration and tags."""
     from relax.library import available
     from relax.summary import list_rows
+
     rows = list_rows(available(), tags)
     if tags and not rows:
         click.echo(f"No routine has the tag{'s' if len(tags) > 1 else ''} {', '.join(tags)}.", err=True)
@@ -299,6 +303,7 @@ def show(routine: str, sets: tuple[str, ...], pace: float, engine: str | None, v
     from relax.prepare import exact_schedule, settings_for
     from relax.report import handout_markdown, timeline_text
     from relax.schedule import build_schedule
+
     plan = _plan(routine, sets, pace, engine, voice, rate, volume, load_config())
     plan = _fit(plan, length, cache_dir, workers, estimate)
     if estimate:
@@ -339,16 +344,12 @@ def play(ctx: click.Context, routine: str, sets: tuple[str, ...], pace: float, e
     volume, q quit. Not on a terminal: one plain line per cue.
     """
     from relax.config import load_config
-    from relax.prepare import expected_voice, ready_workers, settings_for
-    from relax.synthesis import start_early
+    from relax.prepare import ready_workers, settings_for, warm_start
 
     config = load_config()
     cache = _cache(cache_dir)
-    # A routine not played before is likely to need speech: its workers load while its plan is made.
-    plan = _fit(_plan(routine, sets, pace, engine, voice, rate, volume, config,
-                      on_miss=lambda: start_early(cache.root, workers or os.cpu_count() or 1,
-                                                  expected_voice(engine or config.engine, voice or config.voice))),
-                length, cache_dir, workers)
+    early = warm_start(cache, workers, engine or config.engine, voice or config.voice)
+    plan = _fit(_plan(routine, sets, pace, engine, voice, rate, volume, config, on_miss=early), length, cache_dir, workers)
     settings = settings_for(plan)
     ready_workers(plan, settings, cache, workers)
 
@@ -450,6 +451,7 @@ def transcript(routine: str, output: Path, force: bool, chapters_file: Path | No
     from relax.config import load_config
     from relax.prepare import exact_schedule, settings_for
     from relax.transcript import TextOutputs
+
     texts = TextOutputs(output, chapters_file, chapters == "all", force)
     texts.check()
     plan = _fit(_plan(routine, sets, pace, engine, voice, rate, volume, load_config()), length, cache_dir, workers)
@@ -511,6 +513,7 @@ def prepare_command(routines: tuple[str, ...], sets: tuple[str, ...], pace: floa
     from relax.config import load_config
     from relax.plan import Plan
     from relax.prepare import prepare, settings_for
+
     config = load_config()
     plans: list[Plan] = [_plan(spec, sets, pace, engine, voice, rate, volume, config) for spec in routines]
     result = prepare([(plan, settings_for(plan)) for plan in plans], _cache(cache_dir), workers=workers,
@@ -565,6 +568,7 @@ cache_dir_option = click.option("--cache-dir", type=click.Path(path_type=Path), 
 def cache_info(cache_dir: Path | None, as_json: bool) -> None:
     """Show the cache folder, its number of clips and size."""
     from relax.cache import format_size
+
     info = _cache(cache_dir).info()
     if as_json:
         _echo_json({"folder": info.folder, "entries": info.entries, "bytes": info.bytes})
@@ -585,6 +589,7 @@ def cache_clear(cache_dir: Path | None) -> None:
 def cache_prune(cache_dir: Path | None, max_size: str) -> None:
     """Delete the least recently used clips until the cache fits --max-size."""
     from relax.cache import format_size, parse_size
+
     removed, left = _cache(cache_dir).prune(parse_size(max_size))
     click.echo(f"Removed {removed} clips; {format_size(left)} left")
 
@@ -603,6 +608,7 @@ def history(routine: str | None, since: str | None, as_json: bool, as_csv: bool,
     Everything stays on this machine, in history.db in the data folder."""
     from relax.history import history_forget, history_records, history_repair, to_csv
     from relax.report import history_text
+
     if repair:
         click.echo(history_repair())
     elif forget:
@@ -618,6 +624,7 @@ def history(routine: str | None, since: str | None, as_json: bool, as_csv: bool,
 def rate(tension_before: int | None, tension_after: int | None, pain_before: int | None, pain_after: int | None) -> None:
     """Rate the last session afterwards: --after N (how tense, 0-10), and --before, --pain-before, --pain-after."""
     from relax.history import history_rate
+
     click.echo(history_rate(tension_before, tension_after, pain_before, pain_after))
 
 
@@ -626,6 +633,7 @@ def rate(tension_before: int | None, tension_after: int | None, pain_before: int
 def note(text: str) -> None:
     """Attach a note to the last session, like "felt it in the left hip"."""
     from relax.history import history_note
+
     click.echo(history_note(text))
 
 
@@ -650,6 +658,7 @@ def stats(weeks: int, png: Path | None, as_json: bool) -> None:
 def export_history(output: Path, force: bool) -> None:
     """Write every session to a CSV file, for a therapist's own records."""
     from relax.history import history_export
+
     click.echo(history_export(output, force))
 
 
@@ -720,6 +729,7 @@ def ambience_preview(name: str, volume: float | None, player: str | None, cache_
 def docs() -> None:
     """Print the reference of the routine language: every key, with examples."""
     from relax.library import reference
+
     text = reference()
     if sys.stdout.isatty():
         click.echo_via_pager(text)
@@ -731,6 +741,7 @@ def docs() -> None:
 def schema() -> None:
     """Print the JSON Schema of the routine format (for editors)."""
     from relax.routine import routine_json_schema
+
     _echo_json(routine_json_schema())
 
 
@@ -740,6 +751,7 @@ def schema() -> None:
 def new(name: str, path: Path | None) -> None:
     """Create a commented starter routine NAME to edit."""
     from relax.library import create_routine
+
     target = create_routine(name, path)
     click.echo(f"Created {target}\nEdit it, then: relax check {target}")
 

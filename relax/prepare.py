@@ -70,6 +70,12 @@ def expected_voice(engine: str | None, voice: str | None) -> Warmup | None:
         return None  # the plan's own settings report it
 
 
+def warm_start(cache: AudioCache, workers: int | None, engine: str | None, voice: str | None) -> Callable[[], None]:
+    """What to do when a session's plan is made anew (a routine not played before likely needs speech): start its
+    workers, loading the voice the command line and relax.toml point to, while the plan is made."""
+    return lambda: start_early(cache.root, workers or default_workers(), expected_voice(engine, voice))
+
+
 def ready_workers(plan: Plan, settings: SpeechSettings, cache: AudioCache, workers: int | None) -> None:
     """Start the synthesis workers now when clips are missing, so they load while the session is set up; end
     those started early (relax.synthesis.start_early) when every clip is cached."""
