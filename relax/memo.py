@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import relax
-from relax.paths import cache_dir, expanded, is_file, user_lexicon_path
+from relax.paths import cache_dir, user_lexicon_path
 from relax.plan import Plan
 
 MEMO_FOLDER = "memo"
@@ -108,9 +108,9 @@ def remembered_plan(spec: str, *, sets: Sequence[str] = (), pace: float = 1.0, v
     from relax.expand import plan_for
 
     plan = plan_for(spec, sets=sets, pace=pace, voice=voice, defaults=defaults)
+    # Not a voice file: a plan holds only its path (found through its folder's names), and the speech settings,
+    # made anew for every session, hold its size; hashing a 60 MB model would cost every start.
     files = [Path(plan.path), *plan.sources, user_lexicon_path()]
-    if plan.voice.voice and is_file(expanded(plan.voice.voice)):
-        files.append(expanded(plan.voice.voice))  # a voice file: its path is resolved, its size is in the key
     engine = resolve_engine(plan.voice.engine, plan.language)
     remember(path, pickle.dumps((engine, plan), protocol=pickle.HIGHEST_PROTOCOL), files)
     return plan
