@@ -231,10 +231,7 @@ def start_early(cache_root: Path, count: int, warmup: Warmup | None) -> None:
 def stop_early() -> None:
     """End the early workers no pool took (every clip was cached after all), at once: they hold no work."""
     while _EARLY:
-        _, worker = _EARLY.pop()
-        worker.process.kill()
-        worker.process.join()
-        worker.connection.close()
+        _kill_worker(_EARLY.pop()[1])
 
 
 def _take_early(cache_root: Path) -> _Worker | None:
@@ -243,6 +240,12 @@ def _take_early(cache_root: Path) -> _Worker | None:
             del _EARLY[index]
             return worker
     return None
+
+
+def _kill_worker(worker: _Worker) -> None:
+    worker.process.kill()
+    worker.process.join()
+    worker.connection.close()
 
 
 def _close_worker(worker: _Worker) -> None:
@@ -289,9 +292,7 @@ class SynthesisPool:
         return _start_worker(self.context, Warmup(self.engine), self.cache.root, self.threads)
 
     def _kill(self, worker: _Worker) -> None:
-        worker.process.kill()
-        worker.process.join()
-        worker.connection.close()
+        _kill_worker(worker)
         self.workers.remove(worker)
 
     def run(self, jobs: Sequence[Job], on_done: Callable[[Job], None] | None = None, first_alone: bool = False) -> None:
