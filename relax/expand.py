@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
@@ -659,6 +658,8 @@ def _unused_params(state: _Expansion, frame: _Frame, routine: Routine) -> None:
     others = sorted(named - set(routine.params))[:1000]
     for name in routine.params:
         if name not in named:
+            import difflib
+
             close = difflib.get_close_matches(name, others, n=1, cutoff=0.6)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             state.warnings.append(frame.source.problem(

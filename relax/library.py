@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -21,6 +21,7 @@ def shown_path(path: Path, limit: int = 200) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
+@functools.cache  # importlib.resources takes a quarter of a millisecond, and every include asks
 def builtin_dir() -> Path:
     """The folder of the routines that ship with relax."""
     return Path(str(resources.files("relax.routines")))
@@ -73,6 +74,8 @@ def resolve(spec: str) -> RoutineRef:
         return _ref(Path(spec))
     found = find_by_name(spec)
     if found is None:
+        import difflib
+
         names = sorted({ref.name for ref in available()})
         close = difflib.get_close_matches(spec, names, n=1, cutoff=0.6)
         hint = f"did you mean '{close[0]}'? " if close else ""

@@ -8,6 +8,7 @@ written only costs time."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -43,17 +44,23 @@ def _fingerprint(files: list[str]) -> dict[str, Any]:
     there may take an include's name), and relax's own code."""
     from relax.library import search_path
 
-    code = Path(relax.__file__).parent
     folders = []
     for folder in [*search_path(), *sorted({Path(name).parent for name in files})]:
         try:
             folders.append(sorted(entry.name for entry in os.scandir(folder)))
         except OSError:
             folders.append([])
+    return {"relax": relax.__version__, "code": _code_digest(), "folders": folders,
+            "files": {name: _digest(Path(name)) for name in files}}
+
+
+@functools.cache
+def _code_digest() -> str:
+    """relax's own source files' names, sizes and times, once a process: `relax list` fingerprints every routine."""
+    code = Path(relax.__file__).parent
     stamps = sorted((str(p.relative_to(code)), p.stat().st_size, p.stat().st_mtime_ns)
                     for p in [*code.glob("*.py"), *code.glob("*/*.py")])
-    return {"relax": relax.__version__, "code": hashlib.sha256(repr(stamps).encode()).hexdigest(),
-            "folders": folders, "files": {name: _digest(Path(name)) for name in files}}
+    return hashlib.sha256(repr(stamps).encode()).hexdigest()
 
 
 def recall(path: Path) -> bytes | None:

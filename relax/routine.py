@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
+import importlib
+import os
 import re
+import sys
+import types
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Union
@@ -35,6 +38,44 @@ MAX_WORDS = 1_000
 MAX_PATTERN = 40
 # Names the player fills in itself; a param may not shadow them.
 RESERVED_NAMES = frozenset({"side", "other_side"})
+_PLUGIN_LOADER = "pydantic.plugin._loader"
+
+
+class _NoPydanticPlugins(types.ModuleType):
+    """Stands in for pydantic's plugin loader when no installed package is a pydantic plugin: the real one
+    imports importlib.metadata and reads every package's entry points, 20 ms of every cold check."""
+
+    @staticmethod
+    def get_plugins() -> tuple[()]:
+        return ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        # Whatever else a newer pydantic wants of its loader, the real one answers.
+        del sys.modules[_PLUGIN_LOADER]
+        return getattr(importlib.import_module(_PLUGIN_LOADER), name)
+
+
+def _pydantic_plugins_installed() -> bool:
+    """Whether an installed distribution declares a `pydantic` entry point (as importlib.metadata would find)."""
+    for folder in sys.path:
+        try:
+            entries = [entry for entry in os.scandir(folder or ".") if entry.name.endswith((".dist-info", ".egg-info"))]
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                with open(os.path.join(entry.path, "entry_points.txt"), encoding="utf-8") as points:
+                    if any(line.strip() == "[pydantic]" for line in points):
+                        return True
+            except OSError:
+                continue
+    return False
+
+
+if _PLUGIN_LOADER not in sys.modules and not _pydantic_plugins_installed():
+    sys.modules[_PLUGIN_LOADER] = _NoPydanticPlugins(_PLUGIN_LOADER)
 
 
 def _template_or(parse: Any, what: str) -> Any:
@@ -409,8 +450,9 @@ class Routine(Model):
     steps: list[Step] = Field(min_length=1)
 
 
-for _model in (Repeat, For, Sides, Section, Include, Routine):
-    _model.model_rebuild()
+# Routine's schema holds the nested steps' (Step and ParamValue were not defined when they were made); the step
+# models rebuild themselves if ever validated alone, so building each here too would only cost startup time.
+Routine.model_rebuild()
 
 
 def breathing_phases(pattern: str) -> list[tuple[str, float]]:
@@ -517,6 +559,8 @@ def problems_of(exc: ValidationError, data: Any, source: SourceMap, *, lexicon: 
             continue
         seen.add(loc)
         if error["type"] == "step_kind":
+            import difflib
+
             found = _lookup(data, loc)
             keys = ", ".join(map(str, found)) if isinstance(found, dict) and found else None
             detail = f" (found {keys})" if keys else ""
@@ -579,6 +623,8 @@ def _suggest(key: str, parent: Any, at_root: bool = False, entry: bool = False) 
     else:
         allowed = (list(STEP_KINDS) + list(Routine.model_fields) + list(Voice.model_fields) + list(Ambience.model_fields)
                    + ["countdown", "cycles", "cues", "with", "in"])
+    import difflib
+
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
@@ -668,11 +714,23 @@ def too_many(source: SourceMap, loc: Loc, key: str, count: int, limit: int) -> l
     return [source.problem(loc, f"{key}: {count:,} entries; the limit is {limit:,}", at_key=True)]
 
 
+_LOADED: dict[tuple[str, str], tuple[str, Routine, SourceMap]] = {}
+"""Files read in this process, with their text: `relax list` expands routines that include the same files."""
+
+
 def load_routine(path: Path, shown: str | None = None) -> tuple[Routine, SourceMap]:
-    """Read, parse and validate one routine file."""
+    """Read, parse and validate one routine file (parsed once per process while its text is the same)."""
     label = shown or str(path)
-    data, source = parse_yaml(read_text(path, label), label)
-    return validate_routine(data, source), source
+    text = read_text(path, label)
+    known = _LOADED.get((str(path), label))
+    if known is not None and known[0] == text:
+        return known[1], known[2]
+    data, source = parse_yaml(text, label)
+    routine = validate_routine(data, source)
+    if len(_LOADED) >= 64:  # a long-lived caller (the fuzzer, a test run) reads thousands of files
+        _LOADED.clear()
+    _LOADED[str(path), label] = (text, routine, source)
+    return routine, source
 
 
 def routine_json_schema() -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +55,8 @@ def whole_placeholder(text: str) -> Placeholder | None:
 def lookup(placeholder: Placeholder, scope: Mapping[str, object]) -> object:
     """The value a placeholder stands for in `scope`."""
     if placeholder.name not in scope:
+        import difflib
+
         known = listed(sorted(scope))
         close = difflib.get_close_matches(placeholder.name, list(scope), n=1, cutoff=0.6)
         hint = f"; did you mean '{{{close[0]}}}'?" if close else ""

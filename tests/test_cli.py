@@ -260,6 +260,29 @@ def test_an_unchanged_routine_is_checked_and_listed_without_pydantic(routine_fil
     assert run("check", str(path)) == (0, "OK r (0:21)\n", "")
 
 
+def test_a_changed_routine_is_checked_without_importlib_metadata(routine_file: Write) -> None:
+    # pydantic's plugin loader would import it (20 ms of every first check after an edit) to find no plugins.
+    path = routine_file("title: T\nsteps:\n  - say: Hello there.\n  - pause: 10\n")
+    assert loaded_modules(["check", str(path)], ("pydantic", "importlib.metadata")) == ["pydantic"]
+
+
+def test_an_installed_pydantic_plugin_still_sees_the_routine_models(
+        routine_file: Write, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plugins = tmp_path / "plugins"
+    (plugins / "spy-1.0.dist-info").mkdir(parents=True)
+    (plugins / "spy-1.0.dist-info" / "entry_points.txt").write_text("[pydantic]\nspy = spy:plugin\n", encoding="utf-8")
+    (plugins / "spy.py").write_text(
+        "import sys\n\n\nclass Spy:\n    def new_schema_validator(self, schema, schema_type, *args):\n"
+        "        print('spy:', schema_type.__name__, file=sys.stderr)\n        return None, None, None\n\n\n"
+        "plugin = Spy()\n", encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", str(plugins))
+    path = routine_file("title: T\nsteps:\n  - say: Hello there.\n  - pause: 10\n")
+    done = subprocess.run([sys.executable, "-m", "relax.cli", "check", str(path)], capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout) == (0, "OK r (0:11)\n")
+    assert "spy: Routine" in done.stderr.splitlines()
+
+
 def test_a_broken_or_unwritable_summary_memo_only_costs_time(routine_file: Write, isolated_home: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     path = str(routine_file("title: T\nsteps:\n  - say: Hello there.\n  - pause: 10\n"))
