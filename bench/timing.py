@@ -2,7 +2,7 @@
 file, underruns, with and without two busy processes beside the player; optionally time to first sound and
 peak memory.
 
-    .venv/bin/python bench/timing.py [--routines knee-twists pmr] [--players miniaudio] [--seconds S]
+    .venv/bin/python bench/timing.py [--routines knee-twists pmr] [--players pulse] [--seconds S]
                                      [--no-load] [--first-sound] [--runs 3]
 
 Onset error: a routine is played live, whole (or for --seconds), with `relax --debug play` and recorded from the
@@ -122,7 +122,7 @@ def percentile(values: list[float], fraction: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--routines", nargs="+", default=["knee-twists", "pmr"])
-    parser.add_argument("--players", nargs="+", default=["miniaudio"], choices=["miniaudio", "simpleaudio"])
+    parser.add_argument("--players", nargs="+", default=["pulse"], choices=["pulse", "miniaudio", "simpleaudio"])
     parser.add_argument("--seconds", type=float, help="play only this long of each routine (default: whole)")
     parser.add_argument("--no-load", action="store_true", help="skip the run with two busy processes")
     parser.add_argument("--first-sound", action="store_true", help="also time to first sound and peak memory")

@@ -179,7 +179,8 @@ def _progress(label: str) -> Any:
 
 player_option = click.option(
     "--player", type=LazyChoice(_players), envvar="RELAX_PLAYER",
-    help="Audio backend: miniaudio (default) or simpleaudio (or RELAX_PLAYER, or player in relax.toml).")
+    help="Audio backend: auto (default: pulse where a PulseAudio or PipeWire server answers, else miniaudio), pulse, "
+         "miniaudio or simpleaudio (or RELAX_PLAYER, or player in relax.toml).")
 
 
 def _player(player: str | None, no_audio: bool, config: Config) -> PlayerKind | None:
@@ -187,7 +188,7 @@ def _player(player: str | None, no_audio: bool, config: Config) -> PlayerKind | 
 
     if no_audio:
         return None
-    return PlayerKind(player or config.player or PlayerKind.miniaudio.value)
+    return PlayerKind(player or config.player or PlayerKind.auto.value)
 
 
 pace_option = click.option(
@@ -719,7 +720,7 @@ def ambience_preview(name: str, volume: float | None, player: str | None, cache_
     from relax.session import preview_ambience
 
     config = load_config()
-    kind = _player(player, False, config) or PlayerKind.miniaudio
+    kind = _player(player, False, config) or PlayerKind.auto
     summary = preview_ambience(name, _cache(cache_dir), volume=volume if volume is not None else config.ambience_volume,
                                player=kind)
     click.echo("Done." if summary.finished else summary.line())

@@ -19,7 +19,8 @@ from relax.paths import APP, display_path, expanded
 
 ENV = "RELAX_CONFIG"
 FILE_NAME = "relax.toml"
-PLAYERS = ("miniaudio", "simpleaudio")
+PLAYERS = ("auto", "pulse", "miniaudio", "simpleaudio")
+"""The values of relax.player.PlayerKind, here so reading the config loads no player (a test holds them equal)."""
 # What miniaudio decodes; an ambience value ending in one of these is a file even without a folder.
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
 RATE_RANGE = (80, 400)
@@ -64,7 +65,7 @@ class Config:
     rate: int | None = None
     """Speaking rate in words per minute, 80 to 400."""
     player: str | None = None
-    """Audio output library: miniaudio or simpleaudio."""
+    """Audio output: auto, pulse, miniaudio or simpleaudio."""
     ratings: bool | None = None
     """Whether `relax play` asks the before-and-after ratings on a terminal (default: it does)."""
     path: Path | None = None

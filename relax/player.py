@@ -1,4 +1,5 @@
-"""Players: miniaudio streaming (default), simpleaudio whole buffers, and a silent clock.
+"""Players: PulseAudio's own stream (the default where a server answers), miniaudio streaming, simpleaudio
+whole buffers, and a silent clock.
 
 Each plays a LiveStream and reports which frame is being heard, so the display follows the
 audio clock rather than a wall clock of its own.
@@ -6,8 +7,10 @@ audio clock rather than a wall clock of its own.
 
 from __future__ import annotations
 
+import bisect
 import os
 import sys
+import threading
 import time
 from collections.abc import Generator
 from enum import Enum
@@ -20,8 +23,10 @@ from relax.stream import LiveStream
 
 
 class PlayerKind(str, Enum):
-    """The audio backends."""
+    """The audio backends; `auto` is pulse where a PulseAudio (or PipeWire) server answers, else miniaudio."""
 
+    auto = "auto"
+    pulse = "pulse"
     miniaudio = "miniaudio"
     simpleaudio = "simpleaudio"
 
@@ -211,6 +216,205 @@ class MiniaudioPlayer:
         return self._finished_at is not None and time.monotonic() - self._finished_at > self._queued / self._rate + 0.1
 
 
+class PulsePlayer:
+    """A stream on libpulse, keeping QUEUED_MSEC at the server against a busy machine, written BLOCK_MSEC at a time
+    by a thread of its own.
+
+    Pause, stop and skips write over what the server holds, from just ahead of the byte being heard: a pause
+    fades out over PAUSE_FADE_SECONDS at once instead of after the queue, and the resume fades back in from the
+    frame where the fade began. Where the server cannot take audio back (a server without rewinds) the fade
+    comes after the queue and the cork cuts it: no worse than a stop. The first start begins with
+    LEAD_IN_SECONDS of silence: a sink waking up swallows the first milliseconds of a stream."""
+
+    QUEUED_MSEC = 200
+    BLOCK_MSEC = 20
+    LEAD_IN_SECONDS = 0.02
+    PAUSE_FADE_SECONDS = 0.04
+    AHEAD_SECONDS = 0.01
+    """How far past the byte being heard a rewrite begins: time for the write to reach the server."""
+
+    def __init__(self, stream: LiveStream) -> None:
+        from relax.libpulse import PulseStream, PulseUnavailable
+
+        self.stream = stream
+        fmt = stream.mixer.format
+        self._rate = fmt.rate
+        try:
+            self._pulse = PulseStream(fmt.rate, fmt.channels, self.QUEUED_MSEC, self.BLOCK_MSEC)
+        except PulseUnavailable as exc:
+            raise PlayerUnavailable(str(exc)) from None
+        self._frame_bytes = fmt.channels * 2
+        self._block = fmt.frames(self.BLOCK_MSEC / 1000)
+        self._ahead = fmt.frames(self.AHEAD_SECONDS) * self._frame_bytes
+        self._lock = threading.RLock()
+        """Held by whoever writes: the feeding thread, or a pause, resume, skip or stop."""
+        self._written = 0
+        self._marks: list[tuple[int, int, bool]] = [(0, stream.position, False)]
+        """(byte, frame, moving): from `byte` on the queue plays `frame` on, or holds at it (silence)."""
+        self._end: int | None = None
+        self._paused = False
+        self._paused_at = 0
+        self._closed = False
+        self._error: Exception | None = None
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._feed, name="relax-pulse", daemon=True)
+
+    # Writing, with the lock held.
+    def _mark(self, byte: int, frame: int, moving: bool) -> None:
+        marks = [m for m in self._marks[-64:] if m[0] < byte]
+        if not (marks and marks[-1][2] == moving and self._frame_at(byte, marks) == frame):  # else it goes on as before
+            marks.append((byte, frame, moving))
+        self._marks = marks
+
+    def _frame_at(self, byte: int, marks: list[tuple[int, int, bool]] | None = None) -> int:
+        marks = self._marks if marks is None else marks
+        index = bisect.bisect_right([m[0] for m in marks], byte) - 1
+        start, frame, moving = marks[max(0, index)]
+        return frame + max(0, byte - start) // self._frame_bytes if moving else frame
+
+    def _put(self, frames: int, at: int | None = None) -> None:
+        """Mix `frames` from the stream and queue them at the end, or from byte `at`."""
+        begin = self._written if at is None else at
+        stream = self.stream
+        data = stream.read(frames)
+        if stream.stalled:
+            self._mark(begin, stream.position, False)
+        else:
+            self._mark(begin, stream.position - frames, True)
+        self._pulse.write(data, at)
+        self._written = begin + len(data)
+        if stream.finished and self._end is None:
+            self._end = self._written
+
+    def _silence(self, seconds: float, at: int | None = None) -> None:
+        data = bytes(self.stream.mixer.format.frames(seconds) * self._frame_bytes)
+        begin = self._written if at is None else at
+        self._mark(begin, self.stream.position, False)
+        self._pulse.write(data, at)
+        self._written = begin + len(data)
+
+    def _feed(self) -> None:
+        try:
+            while not self._closed:
+                with self._lock:
+                    if not self._paused and not self._closed:
+                        self._pulse.check()
+                        wanted = self._pulse.writable() // self._frame_bytes
+                        while wanted >= self._block:
+                            self._put(self._block)
+                            wanted -= self._block
+                self._wake.wait(self.BLOCK_MSEC / 4000)
+        except Exception as exc:  # the session sees it as the end; the server has gone
+            self._error = exc
+
+    def _heard(self, fresh: bool = False) -> int:
+        return min(self._pulse.played(fresh), self._written)
+
+    def _rewrite_point(self) -> int:
+        """The first byte that can still be written over before it is heard."""
+        at = self._heard(fresh=True) + self._ahead
+        return min(at - at % self._frame_bytes, self._written)
+
+    # The player.
+    def start(self) -> None:
+        with self._lock:
+            self._silence(self.LEAD_IN_SECONDS)
+            self._put(max(self._block, self._pulse.writable() // self._frame_bytes - self._block))
+        self._thread.start()
+
+    def pause(self) -> None:
+        with self._lock:
+            if self._paused or self._closed:
+                return
+            self._paused = True
+            at = self._rewrite_point()
+            frame = self._frame_at(at)
+            fade = self.stream.fade_out(frame, self.PAUSE_FADE_SECONDS)
+            quiet = max(0, self._written - at - len(fade))
+            self._mark(at, frame, True)
+            self._pulse.write(fade + bytes(quiet), at)
+            self._written = at + len(fade) + quiet
+            self._mark(at + len(fade), frame + len(fade) // self._frame_bytes, False)
+            self._paused_at = frame
+            # Cork once the fade has been heard; the server keeps the silence after it.
+            faded = at + len(fade)
+            deadline = time.monotonic() + self.AHEAD_SECONDS + self.PAUSE_FADE_SECONDS + 0.05
+            while self._heard() < faded and time.monotonic() < deadline:
+                time.sleep(0.002)
+            self._pulse.cork(True)
+
+    def resume(self) -> None:
+        with self._lock:
+            if not self._paused or self._closed:
+                return
+            at = self._heard(fresh=True)
+            at -= at % self._frame_bytes
+            self.stream.rewind(self._paused_at)
+            self.stream.restart(self._paused_at, self.PAUSE_FADE_SECONDS)
+            self._end = None
+            # Over the silence the pause left, and enough that the feeding thread has time to take over.
+            cover = max(self._written - at, self._frame_bytes * self.stream.mixer.format.frames(self.QUEUED_MSEC / 2000))
+            self._put(cover // self._frame_bytes, at)
+            self._paused = False
+            self._pulse.cork(False)
+
+    def seek(self, frame: int) -> None:
+        with self._lock:
+            self._end = None
+            if self._paused:
+                self._paused_at = frame
+                return
+            at = self._rewrite_point()
+            self.stream.rewind(self._frame_at(at))
+            self.stream.seek(frame)
+            cover = max(self._written - at, self._block * self._frame_bytes)
+            self._put(cover // self._frame_bytes, at)
+
+    def set_gains(self, gains: Gains) -> None:
+        self.stream.set_gains(gains)
+
+    def stop(self) -> None:
+        from relax.libpulse import PulseUnavailable
+
+        try:
+            self.pause()
+        except PulseUnavailable:
+            pass  # the server has gone: nothing to fade
+        with self._lock:
+            self._closed = True
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+        self._pulse.close()
+
+    def describe(self) -> str:
+        fmt = self.stream.mixer.format
+        return (f"pulse (libpulse), {fmt.rate} Hz, {fmt.channels} channel(s), {self.QUEUED_MSEC} ms queued "
+                f"in {self.BLOCK_MSEC} ms blocks, server underruns {self._pulse.underruns}")
+
+    @property
+    def position(self) -> int:
+        with self._lock:
+            if self._paused:
+                return self._paused_at
+            return self._frame_at(self._heard())
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def underruns(self) -> int:
+        return self.stream.underruns + self._pulse.underruns
+
+    @property
+    def finished(self) -> bool:
+        if self._error is not None:
+            raise PlayerUnavailable(f"the sound stopped: {self._error}")
+        with self._lock:
+            return self._end is not None and not self._paused and self._heard() >= self._end
+
+
 class SimpleaudioPlayer:
     """simpleaudio cannot stream: it plays the rest of the session as one buffer, restarted after pause or seek."""
 
@@ -364,4 +568,11 @@ def open_player(kind: PlayerKind, stream: LiveStream) -> Player:
     """A ready player of `kind`; raises PlayerUnavailable when it cannot play here."""
     if kind is PlayerKind.simpleaudio:
         return SimpleaudioPlayer(stream)
+    if kind is PlayerKind.miniaudio:
+        return MiniaudioPlayer(stream)
+    try:
+        return PulsePlayer(stream)
+    except PlayerUnavailable:
+        if kind is PlayerKind.pulse:
+            raise
     return MiniaudioPlayer(stream)

@@ -13,6 +13,7 @@ import threading
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from relax.errors import RelaxError
 from relax.mixer import Block, Clip, Gains, Mixer, SoundBank, to_pcm
@@ -129,22 +130,44 @@ class LiveStream:
         """Times the stream (or, counted by the player, the device) could not deliver in time."""
         self.finished = False
         self._applied = self.gains
-        self._commands: collections.deque[tuple[str, int]] = collections.deque()
-        self._fade = max(1, round(FADE_SECONDS * mixer.format.rate))
-        ramp = (np.arange(self._fade, dtype=np.float32) + 0.5) / self._fade
-        self._fade_in = ramp
-        self._fade_out = ramp[::-1].copy()
-        self._fading_in = False
+        self._commands: collections.deque[tuple[str, int, int]] = collections.deque()
+        self._fade = self.frames_of(FADE_SECONDS)
+        self._fade_out = _ramp(self._fade)[::-1].copy()
+        self._ramp_in: npt.NDArray[np.float32] | None = None
+        """What is left of a fade in under way (it may span blocks)."""
         self._stalled = False
+
+    @property
+    def stalled(self) -> bool:
+        """The last block read was silence waiting for speech, not the session moving on."""
+        return self._stalled
+
+    def frames_of(self, seconds: float) -> int:
+        return max(1, round(seconds * self.mixer.format.rate))
 
     # Commands, from any thread.
     def seek(self, frame: int) -> None:
         """Jump to `frame`: what was playing fades out as the new place fades in."""
-        self._commands.append(("seek", max(0, frame)))
+        self._commands.append(("seek", max(0, frame), self._fade))
 
-    def restart(self, frame: int) -> None:
-        """Go on from `frame` after a break in the sound (a new device): fade in, nothing to fade out."""
-        self._commands.append(("restart", max(0, frame)))
+    def restart(self, frame: int, fade: float = FADE_SECONDS) -> None:
+        """Go on from `frame` after a break in the sound: fade in over `fade` seconds, nothing to fade out."""
+        self._commands.append(("restart", max(0, frame), self.frames_of(fade)))
+
+    # From the player, while nothing reads.
+    def rewind(self, frame: int) -> None:
+        """Mix from `frame` next, as if it followed on (the player is writing over audio it had queued)."""
+        self.position = frame
+        self.finished = self.mixer.finished(frame)
+
+    def fade_out(self, frame: int, seconds: float) -> bytes:
+        """The sound from `frame`, fading to silence over `seconds`, as 16-bit PCM; the position is left alone."""
+        frames = self.frames_of(seconds)
+        if not self.mixer.ready(frame, frames):
+            return bytes(frames * self.mixer.format.channels * 2)
+        tail = self.mixer.render(frame, frames, self.gains, self._applied)
+        tail *= _ramp(frames)[::-1, None]
+        return to_pcm(tail)
 
     def set_gains(self, gains: Gains) -> None:
         self.gains = gains
@@ -154,12 +177,12 @@ class LiveStream:
         """The next `frames` frames as 16-bit PCM; never blocks."""
         fade_out_from: int | None = None
         while self._commands:
-            command, frame = self._commands.popleft()
+            command, frame, fade = self._commands.popleft()
             if command == "seek" and fade_out_from is None:
                 fade_out_from = self.position
             self.position = frame
             self.finished = False
-            self._fading_in = True
+            self._ramp_in = _ramp(fade)
         block = np.zeros((frames, self.mixer.format.channels), dtype=np.float32)
         if fade_out_from is not None and self.mixer.ready(fade_out_from, self._fade):
             tail = self._render(fade_out_from, self._fade)
@@ -168,10 +191,10 @@ class LiveStream:
         if self.mixer.ready(self.position, frames):
             self._stalled = False
             sound = self._render(self.position, frames)
-            if self._fading_in:
-                head = min(frames, self._fade)
-                sound[:head] *= self._fade_in[:head, None]
-                self._fading_in = False
+            if self._ramp_in is not None:
+                ramp, rest = self._ramp_in[:frames], self._ramp_in[frames:]
+                sound[:len(ramp)] *= ramp[:, None]
+                self._ramp_in = rest if len(rest) else None
             block += sound
             self.position += frames
             if self.mixer.finished(self.position):
@@ -180,7 +203,7 @@ class LiveStream:
             # Speech not synthesized in time: wait in silence rather than skip it.
             self._stalled = True
             self.underruns += 1
-            self._fading_in = True
+            self._ramp_in = _ramp(self._fade)
         return to_pcm(block)
 
     def _render(self, start: int, frames: int) -> Block:
@@ -188,3 +211,8 @@ class LiveStream:
         block = self.mixer.render(start, frames, gains, self._applied)
         self._applied = gains
         return block
+
+
+def _ramp(frames: int) -> npt.NDArray[np.float32]:
+    """Gains rising from near 0 to near 1 over `frames` frames."""
+    return ((np.arange(frames, dtype=np.float32) + 0.5) / frames).astype(np.float32)

@@ -203,9 +203,9 @@ def test_not_utf8_is_located(here: Path) -> None:
     ('engine = "festival"\n', f"1:1: engine: {ENGINE}, not 'festival'"),
     ('engine = "Piper"\n', f"1:1: engine: {ENGINE}, not 'Piper'"),
     ('engine = { name = "piper" }\n', f"1:1: engine: {ENGINE}, not a table"),
-    ('player = "pyaudio"\n', "1:1: player: must be one of: miniaudio, simpleaudio, not 'pyaudio'"),
+    ('player = "pyaudio"\n', "1:1: player: must be one of: auto, pulse, miniaudio, simpleaudio, not 'pyaudio'"),
     ('ratings = "no"\n', "1:1: ratings: must be true or false, not 'no'"),
-    ('[player]\nname = "miniaudio"\n', "1:2: player: must be one of: miniaudio, simpleaudio, not a table"),
+    ('[player]\nname = "miniaudio"\n', "1:2: player: must be one of: auto, pulse, miniaudio, simpleaudio, not a table"),
     ('rate.value = 100\n', f"1:1: rate: {RATE}, not a table"),
     ('voice = ""\n', "1:1: voice: must not be empty"),
     ("voice = 3\n", "1:1: voice: must be text (a voice name or a Piper .onnx file), not 3"),
@@ -339,3 +339,10 @@ def test_ambience_name_is_kept_as_written(here: Path) -> None:
 def test_relative_config_path_still_gives_an_absolute_ambience(here: Path) -> None:
     write(here, 'ambience = "beds/x.wav"\n', "conf/relax.toml")
     assert load_config(Path("conf/relax.toml")).ambience == str(here.resolve() / "conf" / "beds" / "x.wav")
+
+
+def test_the_config_knows_every_player() -> None:
+    from relax.config import PLAYERS
+    from relax.player import PlayerKind
+
+    assert PLAYERS == tuple(kind.value for kind in PlayerKind)
