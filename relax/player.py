@@ -299,6 +299,7 @@ class PulsePlayer:
                 with self._lock:
                     if not self._paused and not self._closed:
                         self._pulse.check()
+                        self._catch_up()
                         wanted = self._pulse.writable() // self._frame_bytes
                         while wanted >= self._block:
                             self._put(self._block)
@@ -306,6 +307,16 @@ class PulsePlayer:
                 self._wake.wait(self.BLOCK_MSEC / 4000)
         except Exception as exc:  # the session sees it as the end; the server has gone
             self._error = exc
+
+    def _catch_up(self) -> None:
+        """Speech that was late (synthesized as the session began) is ready: write it over the silence queued
+        while waiting for it, rather than after it."""
+        stream = self.stream
+        if not stream.stalled or not stream.mixer.ready(stream.position, self._block):
+            return
+        at = self._rewrite_point()
+        if self._written - at >= 2 * self._block * self._frame_bytes:
+            self._put((self._written - at) // self._frame_bytes, at)
 
     def _heard(self, fresh: bool = False) -> int:
         return min(self._pulse.played(fresh), self._written)
