@@ -5,7 +5,7 @@ private PulseAudio null sink.
 
 `relax play ROUTINE --ambience BED` (and `--ambience none`, the baseline) runs as a user would start it,
 with stdout not a terminal (the plain view, one line per cue), for --seconds. Its CPU time (utime + stime
-of /proc/PID/stat: every thread of the process, the audio callback thread included) is read once it has
+of /proc/PID/stat: every thread of the process, the audio thread included) is read once it has
 settled into playing (--settle seconds after start, with its stream checked to be on the sink) and again
 just before it is stopped with SIGINT; CPU% = CPU seconds / wall seconds * 100 over that window. Child
 processes are counted apart, live ones from their own /proc stat and reaped ones from the player's cutime
@@ -146,7 +146,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--routine", default="knee-twists")
     parser.add_argument("--beds", default="rain", help="beds to measure besides none (default rain)")
-    parser.add_argument("--player", default="miniaudio", choices=["miniaudio", "simpleaudio"])
+    parser.add_argument("--player", default="pulse", choices=["pulse", "miniaudio", "simpleaudio"])
     parser.add_argument("--no-record", action="store_true", help="leave the sink's monitor unread (see above)")
     args = parser.parse_args()
     if args.seconds <= args.settle:

@@ -115,11 +115,13 @@ def _ramp(length: int, rising: bool) -> npt.NDArray[np.float32]:
 
 
 def _window(out: npt.NDArray[np.float32], start: int, begin: int, end: int, values: npt.NDArray[Any],
-            combine: Callable[..., object]) -> None:
-    """Combine `values` (frames [begin, end) of the session) into `out` (frames from `start`), clipped to it."""
+            combine: Callable[..., object]) -> bool:
+    """Combine `values` (frames [begin, end) of the session) into `out` (frames from `start`), clipped to it;
+    whether they overlapped."""
     lo, hi = max(begin, start), min(end, start + len(out))
     if lo < hi:
         combine(out[lo - start:hi - start], values[lo - begin:hi - begin], out=out[lo - start:hi - start])
+    return lo < hi
 
 
 class Mixer:
@@ -171,17 +173,17 @@ class Mixer:
         bell_gain = _gain(gains.bells, previous.bells if previous else None, frames)
         mono = np.zeros(frames, dtype=np.float32)
         if isinstance(voice_gain, float) and isinstance(bell_gain, float):
-            self._cues(start, mono, mono, voice_gain, bell_gain)  # gains folded into the adds: one buffer, one pass
+            sounding = self._cues(start, mono, mono, voice_gain, bell_gain)  # gains folded into the adds: one pass
         else:
             bells = np.zeros(frames, dtype=np.float32)
-            self._cues(start, mono, bells, 1.0, 1.0)
+            sounding = self._cues(start, mono, bells, 1.0, 1.0)
             mono *= voice_gain
             bells *= bell_gain
             mono += bells
         out = self._bed(start, frames, _gain(gains.ambience, previous.ambience if previous else None, frames))
         if out is None:
             out = np.repeat(mono[:, None], self.format.channels, axis=1) if self.format.channels > 1 else mono[:, None]
-        else:
+        elif sounding:  # most blocks of a long session are a pause: nothing to add to the bed
             for channel in range(out.shape[1]):  # a column at a time: numpy's broadcast over 2 channels is 3x slower
                 out[:, channel] += mono
         master = _gain(gains.master, previous.master if previous else None, frames)
@@ -190,7 +192,9 @@ class Mixer:
         return out
 
     def _cues(self, start: int, voice: npt.NDArray[np.float32], bells: npt.NDArray[np.float32], voice_gain: float,
-              bell_gain: float) -> None:
+              bell_gain: float) -> bool:
+        """Add the speech and bells that sound in the block; whether any did."""
+        sounding = False
         schedule = self.schedule
         speech_scale = np.float32(voice_gain / 32768)
         stop = start + len(voice)
@@ -204,11 +208,14 @@ class Mixer:
             if cue.kind is CueKind.speech:
                 clip = self.bank.get(cue.spoken)
                 if clip is not None and placed.start + len(clip) > start:
-                    _window(voice, start, placed.start, placed.start + len(clip), clip, _scaled_add(speech_scale))
+                    sounding |= _window(voice, start, placed.start, placed.start + len(clip), clip,
+                                        _scaled_add(speech_scale))
             elif cue.kind is CueKind.bell:
                 sound = bell_sound(cue.bell, self.format.rate, self.speech_lufs)
                 if placed.start + len(sound) > start:
-                    _window(bells, start, placed.start, placed.start + len(sound), sound, _scaled_add(np.float32(bell_gain)))
+                    sounding |= _window(bells, start, placed.start, placed.start + len(sound), sound,
+                                        _scaled_add(np.float32(bell_gain)))
+        return sounding
 
     def _bed(self, start: int, frames: int, gain: float | npt.NDArray[np.float32]) -> Block | None:
         """The beds' part of the block, or None when no bed sounds in it."""
