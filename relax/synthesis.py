@@ -102,9 +102,12 @@ def level(path: Path, lufs: float, rate: int, lead: float) -> None:
     # Measured without the silence an engine leaves around the words: it would make short words read quiet.
     sounding = np.flatnonzero(np.abs(samples) > SOUNDING / 32768)
     words = samples[sounding[0]:sounding[-1] + 1] if len(sounding) else samples
-    if len(sounding):
-        samples = samples[max(0, sounding[0] - round(lead * rate)):]
     scaled = limit(samples * np.float32(gain_for(words, rate, lufs, ceiling_dbfs=6.0)))
+    # The quiet before the words is cut as stored, after the gain: cut before, a clip made quieter could keep
+    # several ms more of a rising first sound under the threshold.
+    heard = np.flatnonzero(np.abs(scaled) > SOUNDING / 32768)
+    if len(heard):
+        scaled = scaled[max(0, heard[0] - round(lead * rate)):]
     with wave.open(str(path), "wb") as writer:
         writer.setnchannels(1)
         writer.setsampwidth(2)
