@@ -286,12 +286,11 @@ class PulsePlayer:
         if stream.finished and self._end is None:
             self._end = self._written
 
-    def _silence(self, seconds: float, at: int | None = None) -> None:
+    def _silence(self, seconds: float) -> None:
         data = bytes(self.stream.mixer.format.frames(seconds) * self._frame_bytes)
-        begin = self._written if at is None else at
-        self._mark(begin, self.stream.position, False)
-        self._pulse.write(data, at)
-        self._written = begin + len(data)
+        self._mark(self._written, self.stream.position, False)
+        self._pulse.write(data)
+        self._written += len(data)
 
     def _feed(self) -> None:
         try:
@@ -305,7 +304,7 @@ class PulsePlayer:
                             self._put(self._block)
                             wanted -= self._block
                 self._wake.wait(self.BLOCK_MSEC / 4000)
-        except Exception as exc:  # the session sees it as the end; the server has gone
+        except Exception as exc:  # the server has gone: `finished` raises it in the session's thread
             self._error = exc
 
     def _catch_up(self) -> None:
