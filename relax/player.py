@@ -262,15 +262,16 @@ class PulsePlayer:
     # Writing, with the lock held.
     def _mark(self, byte: int, frame: int, moving: bool) -> None:
         marks = [m for m in self._marks[-64:] if m[0] < byte]
-        if not (marks and marks[-1][2] == moving and self._frame_at(byte, marks) == frame):  # else it goes on as before
+        if not (marks and self._playing_at(byte, marks) == (frame, moving)):  # else it goes on as before
             marks.append((byte, frame, moving))
         self._marks = marks
 
-    def _frame_at(self, byte: int, marks: list[tuple[int, int, bool]] | None = None) -> int:
+    def _playing_at(self, byte: int, marks: list[tuple[int, int, bool]] | None = None) -> tuple[int, bool]:
+        """The frame the queue plays at `byte`, and whether the session moves on there (not silence held at it)."""
         marks = self._marks if marks is None else marks
         index = bisect.bisect_right([m[0] for m in marks], byte) - 1
         start, frame, moving = marks[max(0, index)]
-        return frame + max(0, byte - start) // self._frame_bytes if moving else frame
+        return (frame + max(0, byte - start) // self._frame_bytes if moving else frame), moving
 
     def _put(self, frames: int, at: int | None = None) -> None:
         """Mix `frames` from the stream and queue them at the end, or from byte `at`."""
@@ -285,6 +286,10 @@ class PulsePlayer:
         self._written = begin + len(data)
         if stream.finished and self._end is None:
             self._end = self._written
+
+    def _write_over(self, at: int, least: int) -> None:
+        """Mix from the stream over everything queued from byte `at` on, and at least `least` frames."""
+        self._put(max(self._written - at, least * self._frame_bytes) // self._frame_bytes, at)
 
     def _silence(self, seconds: float) -> None:
         data = bytes(self.stream.mixer.format.frames(seconds) * self._frame_bytes)
@@ -315,7 +320,7 @@ class PulsePlayer:
             return
         at = self._rewrite_point()
         if self._written - at >= 2 * self._block * self._frame_bytes:
-            self._put((self._written - at) // self._frame_bytes, at)
+            self._write_over(at, 0)
 
     def _heard(self, fresh: bool = False) -> int:
         return min(self._pulse.played(fresh), self._written)
@@ -338,8 +343,9 @@ class PulsePlayer:
                 return
             self._paused = True
             at = self._rewrite_point()
-            frame = self._frame_at(at)
-            fade = self.stream.fade_out(frame, self.PAUSE_FADE_SECONDS)
+            frame, moving = self._playing_at(at)
+            # Silence held while speech was late has nothing to fade (its frame has not been heard yet).
+            fade = self.stream.fade_out(frame, self.PAUSE_FADE_SECONDS) if moving else b""
             quiet = max(0, self._written - at - len(fade))
             self._mark(at, frame, True)
             self._pulse.write(fade + bytes(quiet), at)
@@ -363,8 +369,7 @@ class PulsePlayer:
             self.stream.restart(self._paused_at, self.PAUSE_FADE_SECONDS)
             self._end = None
             # Over the silence the pause left, and enough that the feeding thread has time to take over.
-            cover = max(self._written - at, self._frame_bytes * self.stream.mixer.format.frames(self.QUEUED_MSEC / 2000))
-            self._put(cover // self._frame_bytes, at)
+            self._write_over(at, self.stream.mixer.format.frames(self.QUEUED_MSEC / 2000))
             self._paused = False
             self._pulse.cork(False)
 
@@ -375,10 +380,9 @@ class PulsePlayer:
                 self._paused_at = frame
                 return
             at = self._rewrite_point()
-            self.stream.rewind(self._frame_at(at))
+            self.stream.rewind(self._playing_at(at)[0])
             self.stream.seek(frame)
-            cover = max(self._written - at, self._block * self._frame_bytes)
-            self._put(cover // self._frame_bytes, at)
+            self._write_over(at, self._block)
 
     def set_gains(self, gains: Gains) -> None:
         self.stream.set_gains(gains)
@@ -407,7 +411,7 @@ class PulsePlayer:
         with self._lock:
             if self._paused:
                 return self._paused_at
-            return self._frame_at(self._heard())
+            return self._playing_at(self._heard())[0]
 
     @property
     def paused(self) -> bool:
