@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from relax.ambience import Bed
 from relax.cache import AudioCache
 from relax.clips import ClipStore
 from relax.mixer import DUCK_ATTACK, DUCK_RELEASE, LIMIT_THRESHOLD, BedChoice, Gains, Mixer, SoundBank, limit, to_pcm
@@ -171,6 +172,28 @@ def test_blocks_of_any_size_equal_one_whole_render(tmp_path: Path) -> None:
     assert b"".join(pieces) == reference
 
 
+def test_a_stereo_bed_is_mixed_in_each_channel_as_its_mono_twin(tmp_path: Path) -> None:
+    # A stereo bed is multiplied by its gain in runs where the gain holds still and a frame at a time across
+    # ducking, fades, crossfades and glides; a mono bed always a frame at a time. Both sides of a twin of the
+    # session's beds must come out equal to the mono session, sample for sample, whatever the blocks.
+    mono = mixer_for(ROUTINE, tmp_path)
+    twins = {name: Bed(name, np.repeat(np.asarray(bed.samples), 2, axis=1), bed.rate) for name, bed in mono.beds.items()}
+    stereo = Mixer(mono.schedule, mono.bank, AudioFormat(RATE, 2), beds=twins, choice=mono.choice, gains=mono.gains)
+    total = mono.schedule.known_frames()
+    quiet, loud = Gains(ambience=0.1), Gains(ambience=0.9)
+    start, blocks = 0, 0
+    sizes = [4410, 22050 * 2, 1, 22050 * 3 + 7, 551]
+    while start < total:
+        size = min(sizes[blocks % len(sizes)], total - start)
+        previous = quiet if blocks % 7 == 3 else None  # now and then a volume key glides the bed
+        expected = mono.render(start, size, loud, previous)
+        got = stereo.render(start, size, loud, previous)
+        assert np.array_equal(got[:, 0], expected[:, 0]) and np.array_equal(got[:, 1], expected[:, 0]), start
+        start += size
+        blocks += 1
+    assert blocks > 30
+
+
 def test_live_gain_changes_glide_without_a_click(tmp_path: Path) -> None:
     mixer = mixer_for(ROUTINE, tmp_path)
     start = 3 * RATE
@@ -208,6 +231,8 @@ def test_a_60_minute_render_with_a_bed_stays_under_150_mb(tmp_path: Path) -> Non
     assert code == 0, result.stderr
     with wave.open(str(out)) as reader:
         assert reader.getnchannels() == 1 and reader.getnframes() / RATE > 3600
+        frames = reader.getnframes()
+    assert out.stat().st_size == 44 + frames * 2  # the space claimed up front holds the samples and no more
     assert peak_kb / 1024 < 150, f"peak {peak_kb / 1024:.0f} MB"
 
 
