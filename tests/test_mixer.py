@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import pytest
+from disk import small_disk
 
 from relax.ambience import Bed
 from relax.cache import AudioCache
@@ -20,6 +22,8 @@ from relax.pcm import AudioFormat
 from relax.expand import plan_for
 from relax.plan import CueKind, Plan
 from relax.prepare import prepare, settings_for
+from relax.publish import OutputError
+from relax.render import render_wav
 from relax.schedule import Schedule
 from relax.sound import session_sound
 from relax.stream import Placer
@@ -192,6 +196,21 @@ def test_a_stereo_bed_is_mixed_in_each_channel_as_its_mono_twin(tmp_path: Path) 
         start += size
         blocks += 1
     assert blocks > 30
+
+
+def test_a_wav_too_big_for_the_disk_fails_before_a_block_is_mixed(tmp_path: Path) -> None:
+    # Room for several blocks but not the whole file: written block by block, the render would get blocks in
+    # before the disk filled; the space claimed up front refuses it before the first.
+    mixer = mixer_for(ROUTINE, tmp_path)
+    size = 44 + (mixer.schedule.total_frames() or 0) * 2
+    kilobytes = size // 2048
+    assert kilobytes * 1024 > 3 * 2 * RATE * 2  # three 2-second blocks fit
+    mixed: list[int] = []
+    with small_disk(tmp_path / "disk", kilobytes) as disk:
+        with pytest.raises(OutputError, match="No space left on device"):
+            render_wav(mixer, disk / "s.wav", lambda done, total: mixed.append(done))
+        assert list(disk.iterdir()) == []
+    assert mixed == []
 
 
 def test_live_gain_changes_glide_without_a_click(tmp_path: Path) -> None:
