@@ -31,6 +31,15 @@ class _BufferAttr(ctypes.Structure):
     _fields_ = [(name, ctypes.c_uint32) for name in ("maxlength", "tlength", "prebuf", "minreq", "fragsize")]
 
 
+class _TimingInfo(ctypes.Structure):
+    _fields_ = [("timestamp_sec", ctypes.c_long), ("timestamp_usec", ctypes.c_long), ("synchronized_clocks", ctypes.c_int),
+                ("sink_usec", ctypes.c_uint64), ("source_usec", ctypes.c_uint64), ("transport_usec", ctypes.c_uint64),
+                ("playing", ctypes.c_int), ("write_index_corrupt", ctypes.c_int), ("write_index", ctypes.c_int64),
+                ("read_index_corrupt", ctypes.c_int), ("read_index", ctypes.c_int64),
+                ("configured_sink_usec", ctypes.c_uint64), ("configured_source_usec", ctypes.c_uint64),
+                ("since_underrun", ctypes.c_int64)]
+
+
 _SAMPLE_S16LE = 3
 _CONTEXT_NOAUTOSPAWN = 1
 _CONTEXT_READY, _CONTEXT_FAILED, _CONTEXT_TERMINATED = 4, 5, 6
@@ -66,6 +75,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "pa_stream_cork": (_P, [_P, ctypes.c_int, _SUCCESS, _P]),
     "pa_stream_update_timing_info": (_P, [_P, _SUCCESS, _P]),
     "pa_stream_get_time": (ctypes.c_int, [_P, ctypes.POINTER(ctypes.c_uint64)]),
+    "pa_stream_get_timing_info": (ctypes.POINTER(_TimingInfo), [_P]),
     "pa_stream_disconnect": (ctypes.c_int, [_P]),
     "pa_stream_unref": (None, [_P]),
     "pa_operation_get_state": (ctypes.c_int, [_P]),
@@ -203,17 +213,31 @@ class PulseStream:
             if self._lib.pa_stream_write(self._stream, data, len(data), None, offset, seek) < 0:
                 raise PulseUnavailable(f"PulseAudio took no more audio ({self._error()})")
 
+    def _update_timing(self) -> None:
+        with self._locked():
+            operation = self._lib.pa_stream_update_timing_info(self._stream, _no_callback, None)
+        self._finish(operation)
+
     def played(self, fresh: bool = False) -> int:
         """The byte being heard now, by the server's clock; `fresh` asks the server first (a round trip)."""
         if fresh:
-            with self._locked():
-                operation = self._lib.pa_stream_update_timing_info(self._stream, _no_callback, None)
-            self._finish(operation)
+            self._update_timing()
         usec = ctypes.c_uint64()
         with self._locked():
             if self._lib.pa_stream_get_time(self._stream, ctypes.byref(usec)) < 0:
                 return 0  # no timing yet: nothing heard
         return usec.value * self.rate // 1_000_000 * self.frame_bytes
+
+    def next_read(self) -> int:
+        """The byte the server takes next from the queue, asked of the server (a round trip): where a corked stream
+        goes on."""
+        self._update_timing()
+        with self._locked():
+            info = self._lib.pa_stream_get_timing_info(self._stream)
+            index = None if not info or info.contents.read_index_corrupt else int(info.contents.read_index)
+        if index is None:
+            return self.played()  # the clock, a device's latency short: the best there is
+        return max(0, index) // self.frame_bytes * self.frame_bytes
 
     def cork(self, corked: bool) -> None:
         """Stop (or go on) playing; the server keeps what it holds."""

@@ -363,8 +363,9 @@ class PulsePlayer:
         with self._lock:
             if not self._paused or self._closed:
                 return
-            at = self._heard(fresh=True)
-            at -= at % self._frame_bytes
+            # Corked, the clock says what was heard, minus the device's latency: the bytes between it and the read
+            # index would be written where the server never plays them, and the resume would skip that much.
+            at = self._pulse.next_read()
             self.stream.rewind(self._paused_at)
             self.stream.restart(self._paused_at, self.PAUSE_FADE_SECONDS)
             self._end = None
